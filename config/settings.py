@@ -123,6 +123,8 @@ class WorkerSettings(BaseModel):
     task_time_limit_s: int = Field(default=960, ge=10)
     max_deliveries: int = Field(default=5, ge=1)
     claim_lease_s: int = Field(default=1200, ge=10)
+    rate_window_s: float = Field(default=10.0, gt=0)
+    pause_retry_s: float = Field(default=15.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,219 @@
+"""Album series: which album the next photo goes to, shared atomically by all workers.
+
+A series is a chain of albums ("Holiday 1", "Holiday 2", …) that one watch folder fills.
+Its state in Redis is the current album, how many slots of it are reserved, and its limit.
+A slot is reserved by a Lua script (and the upload's intent written in the same step); when
+the album is full exactly one worker creates the next one under a lease, the others wait.
+The decisions (names, limits, what a reply means) are pure functions below the class.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from worker.registry import PREFIX
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+REGULAR_LIMIT = 60
+DEFAULT_ALBUM_LIMIT = 1000
+DEFAULT_ALBUM = "@default"  # the application's default album: upload with no aid
+
+_RESERVE = """
+local cur = redis.call('HGET', KEYS[1], 'cur')
+if not cur or cur == '' then return {'need', '', 0} end
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
+if count >= limit then return {'full', cur, count} end
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HSET', KEYS[2], 'intent_aid', cur, 'intent_marker', ARGV[1], 'intent_at', ARGV[2])
+return {'ok', cur, count + 1}
+"""
+
+_INSTALL = """
+local cur = redis.call('HGET', KEYS[1], 'cur') or ''
+if cur ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'count', 0, 'limit', ARGV[3], 'n', ARGV[4])
+if ARGV[2] ~= '@default' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return 1
+"""
+
+_ADJUST = """
+local cur = redis.call('HGET', KEYS[1], 'cur') or ''
+if cur ~= ARGV[1] then return 0 end
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
+if ARGV[2] == 'full' then redis.call('HSET', KEYS[1], 'count', limit)
+elseif ARGV[2] == 'forget' then redis.call('HSET', KEYS[1], 'cur', '', 'count', 0)
+elseif ARGV[2] == 'release' then
+  if count > 0 then redis.call('HINCRBY', KEYS[1], 'count', -1) end
+elseif ARGV[2] == 'sync' then
+  local size = tonumber(ARGV[3])
+  if size > count then redis.call('HSET', KEYS[1], 'count', math.min(size, limit)) end
+end
+return 1
+"""
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def series_key(series: str) -> str:
+    """The state of one album series."""
+    return f"{PREFIX}:series:{series}"
+
+
+def series_albums_key(series: str) -> str:
+    """Every album the series created, in order (for status and reconciliation)."""
+    return f"{PREFIX}:series:{series}:albums"
+
+
+def album_name(template: str, folder: str, n: int) -> str:
+    """The name of the n-th album of a series, from the folder's template."""
+    return template.format(folder=folder, n=n)
+
+
+def first_album(mode: str) -> tuple[str, int] | None:
+    """Where a new series starts: the default album (no aid, 1000) or a created album."""
+    return (DEFAULT_ALBUM, DEFAULT_ALBUM_LIMIT) if mode == "default" else None
+
+
+def next_number(n: int, current: str) -> int:
+    """The number of the next created album; the default album does not count as one."""
+    return n + 1 if current != DEFAULT_ALBUM or n > 0 else 1
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A reserved place in an album: `aid` is None for the application's default album."""
+
+    series: str
+    album: str  # the aid, or DEFAULT_ALBUM
+    position: int
+
+    @property
+    def aid(self) -> str | None:
+        """The aid to send, or None for the default album."""
+        return None if self.album == DEFAULT_ALBUM else self.album
+
+
+class AlbumWaitTimeout(Exception):
+    """Another worker is creating the next album and did not finish in time."""
+
+
+class AlbumSeries:
+    """Reserve slots in a series, rolling over to a new album exactly once when full."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        lock_ttl_s: float = 120.0,
+        wait_s: float = 150.0,
+    ) -> None:
+        self.redis = redis
+        self.clock = clock
+        self.sleep = sleep
+        self.lock_ttl_s = lock_ttl_s
+        self.wait_s = wait_s
+        self._reserve = redis.register_script(_RESERVE)
+        self._install = redis.register_script(_INSTALL)
+        self._adjust = redis.register_script(_ADJUST)
+        self._unlock = redis.register_script(_UNLOCK)
+
+    def reserve(
+        self,
+        series: str,
+        *,
+        mode: str,
+        content_key: str,
+        marker: str,
+        create_album: Callable[[int], str],
+    ) -> tuple[Slot, bool]:
+        """A slot in the series' current album; creates the next album when needed.
+
+        `create_album(n)` makes album number n on the server and returns its aid.
+        Returns the slot and whether this call created an album.
+        """
+        created = False
+        deadline = self.clock() + self.wait_s
+        key = series_key(series)
+        while True:
+            status, current, position = self._reserve(
+                keys=[key, content_key], args=[marker, int(self.clock())]
+            )
+            status, current = _text(status), _text(current)
+            if status == "ok":
+                return Slot(series, current, int(position)), created
+            if status == "need" and (start := first_album(mode)) is not None:
+                self._install(
+                    keys=[key, series_albums_key(series)], args=["", start[0], start[1], 0]
+                )
+                continue
+            if self._roll_over(series, current, create_album):
+                created = True
+            elif self.clock() > deadline:
+                raise AlbumWaitTimeout(f"series {series!r}: the next album did not appear")
+
+    def _roll_over(self, series: str, seen: str, create_album: Callable[[int], str]) -> bool:
+        """Create the next album if we win the lease; otherwise wait until it changes."""
+        key = series_key(series)
+        lock = f"{key}:creating"
+        token = uuid.uuid4().hex
+        if self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
+            try:
+                if _text(self.redis.hget(key, "cur")) != seen:
+                    return False  # somebody installed a new album meanwhile
+                n = next_number(int(self.redis.hget(key, "n") or 0), seen)
+                aid = create_album(n)
+                self._install(
+                    keys=[key, series_albums_key(series)], args=[seen, aid, REGULAR_LIMIT, n]
+                )
+                return True
+            finally:
+                self._unlock(keys=[lock], args=[token])
+        # Bounded poll: the winner's album creation is one API call.
+        for _ in range(int(self.lock_ttl_s / 0.05)):
+            if _text(self.redis.hget(key, "cur")) != seen or not self.redis.exists(lock):
+                return False
+            self.sleep(0.05)
+        return False
+
+    def mark_full(self, slot: Slot) -> None:
+        """The server said 321: no more photos go to this album."""
+        self._adjust(keys=[series_key(slot.series)], args=[slot.album, "full", 0])
+
+    def forget(self, slot: Slot) -> None:
+        """The server said 120: the album is gone; the next reserve starts a new one."""
+        self._adjust(keys=[series_key(slot.series)], args=[slot.album, "forget", 0])
+
+    def release(self, slot: Slot) -> None:
+        """The upload will not happen into this slot: give it back, so no hole remains."""
+        self._adjust(keys=[series_key(slot.series)], args=[slot.album, "release", 0])
+
+    def sync(self, series: str, aid: str, server_size: int) -> None:
+        """Others may add photos to our album: never count fewer than the server holds."""
+        self._adjust(keys=[series_key(series)], args=[aid, "sync", server_size])
+
+    def state(self, series: str) -> dict[str, str]:
+        """The series' current album, count, limit and number (for status)."""
+        return {_text(k): _text(v) for k, v in self.redis.hgetall(series_key(series)).items()}
+
+    def albums(self, series: str) -> list[str]:
+        """Every album the series created."""
+        return [_text(a) for a in self.redis.lrange(series_albums_key(series), 0, -1)]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
