@@ -137,6 +137,47 @@ def flower(port: int, address: str) -> None:
     app.start(["flower", f"--port={port}", f"--address={address}"])
 
 
+@main.command()
+@click.option(
+    "--dropbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dropbox"),
+    show_default=True,
+    help="The folder to watch.",
+)
+@click.option("--no-flower", is_flag=True, help="Do not start Flower.")
+def up(dropbox: Path, no_flower: bool) -> None:
+    """Run it all in this terminal: Redis if needed, emulator, worker, watcher, beat, Flower."""
+    settings = settings_or_exit()
+    from config.credentials import resolve_credentials
+
+    try:
+        resolve_credentials(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    from mediapost.localstack import LocalStack
+
+    stack = LocalStack(settings, dropbox, with_flower=not no_flower)
+    try:
+        stack.start()
+    except click.ClickException:
+        stack.stop(timeout=10)
+        raise
+    sys.exit(stack.wait())
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-n", "--count", default=100, show_default=True, help="How many images.")
+@click.option("--size", default=640, show_default=True, help="Width in pixels.")
+def samples(directory: Path, count: int, size: int) -> None:
+    """Write COUNT distinct sample photos (JPEG and PNG) into DIRECTORY, each atomically."""
+    from mediapost.samples import write_samples
+
+    written = write_samples(directory, count, width=size)
+    click.echo(f"wrote {len(written)} images to {directory}")
+
+
 def _mount_emulator() -> None:
     from emulator.cli import emulator_command
 
