@@ -18,7 +18,6 @@ from config.logging import redactor
 from config.settings import Settings, WatchFolder
 from mediapost.client import MediaPostClient
 from mediapost.credentials import Credentials
-from mediapost.retrying import RetryPolicy
 from worker import registry
 from worker.account import credentials_fingerprint
 from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot
@@ -44,19 +43,24 @@ class Runtime:
         self.ledger = Ledger(self.redis)
         self.albums = AlbumSeries(self.redis)
         retry = settings.retry
-        # The process's one httpx client lives inside this client; others share it.
+        concurrency = settings.worker.concurrency if settings.worker.pool == "threads" else 1
+        self.http = MediaPostClient.make_http_client(
+            concurrency=concurrency,
+            timeout=settings.http_timeout_s,
+            connect_timeout=settings.connect_timeout_s,
+        )
+        # Clients for other credentials (a new session key) share this one's connections.
         self.base_client = MediaPostClient(
             settings.endpoint,
             resolve_credentials(settings),
+            http=self.http,
             response_format=settings.format,
-            retry=RetryPolicy(
+            retry=MediaPostClient.default_retry(
                 max_attempts=retry.max_attempts,
-                initial_wait=retry.initial_wait_s,
-                max_wait=retry.max_wait_s,
-                budget=retry.max_total_s,
+                max_total_s=retry.max_total_s,
+                initial_wait_s=retry.initial_wait_s,
+                max_wait_s=retry.max_wait_s,
             ),
-            timeout=settings.http_timeout_s,
-            connect_timeout=settings.connect_timeout_s,
         )
         self._clients: dict[str, MediaPostClient] = {}
         self._folders: dict[str, tuple[float, WatchFolder | None]] = {}
@@ -124,7 +128,7 @@ class Runtime:
 
     def close(self) -> None:
         """Release connections (worker shutdown)."""
-        self.base_client.close()
+        self.http.close()
         self.redis.close()
 
 

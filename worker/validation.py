@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from mediapost.imagetypes import content_type_for
+
 SNIFF_BYTES = 64
 ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 
@@ -37,25 +39,6 @@ class FileFacts:
     mtime_ns: int
     inode: int
     content_type: str
-
-
-def content_type_of(head: bytes) -> str | None:
-    """The image type by its first bytes (never by its extension)."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:2] == b"BM":
-        return "image/bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif"):
-        return "image/heic"
-    return None
 
 
 def check_inside_root(real_path: Path, root: Path) -> None:
@@ -123,7 +106,7 @@ def open_for_upload(
         if st.st_nlink > 1:
             raise Rejected("a hard link to another file (refused for safety)")
         head = fh.read(SNIFF_BYTES)
-        content_type = content_type_of(head)
+        content_type = content_type_for(head)
         if content_type is None:
             raise Rejected("not an image (its first bytes match no image format)")
         fh.seek(max(0, st.st_size - 32))

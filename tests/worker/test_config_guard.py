@@ -1,0 +1,37 @@
+"""The Celery app refuses timings that would make Redis redeliver a running upload."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import ConfigError, load_settings
+from worker.app import celery_config, check_visibility_timeout, longest_wait_s
+
+
+def test_a_visibility_timeout_shorter_than_the_longest_wait_is_refused() -> None:
+    """The guard names the setting to raise."""
+    settings = load_settings(worker={"visibility_timeout_s": 120})
+    with pytest.raises(ConfigError, match="visibility_timeout_s"):
+        check_visibility_timeout(settings)
+
+
+def test_the_defaults_pass_the_guard_with_margin() -> None:
+    """Out of the box the visibility timeout exceeds every retry wait plus the time limit."""
+    settings = load_settings()
+    check_visibility_timeout(settings)
+    assert settings.worker.visibility_timeout_s > longest_wait_s(settings)
+
+
+def test_celery_runs_json_only_with_late_acks_prefetch_one_and_no_results() -> None:
+    """The delivery settings that make a crash requeue instead of lose."""
+    conf = celery_config(load_settings())
+    assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["task_ignore_result"]
+    vt = conf["broker_transport_options"]["visibility_timeout"]
+    assert (
+        vt
+        == conf["visibility_timeout"]
+        == conf["result_backend_transport_options"]["visibility_timeout"]
+    )
