@@ -115,3 +115,7 @@ def configure_logging(
     # httpx logs full URLs at INFO and httpcore headers at DEBUG: keep them quiet.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Celery's per-task "received"/"succeeded" lines repeat our own `photo.*` lines (and cost
+    # CPU per photo); keep its warnings and errors.
+    for chatty in ("celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -127,6 +127,16 @@ class WorkerSettings(BaseModel):
     pause_retry_s: float = Field(default=15.0, gt=0)
 
 
+class WatcherSettings(BaseModel):
+    """Watcher-wide timings (per-folder ones live in WatchFolder)."""
+
+    model_config = {"extra": "forbid"}
+
+    rescan_interval_s: float = Field(default=300.0, gt=0)
+    requeue_after_s: float | None = Field(default=None, ge=0)  # None: the visibility timeout
+    on_watch_limit: Literal["fail", "poll"] = "fail"
+
+
 class Settings(BaseSettings):
     """Everything a process may need; secrets are SecretStr and never printed."""
 
@@ -158,6 +168,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     retry: RetrySettings = Field(default_factory=RetrySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    watcher: WatcherSettings = Field(default_factory=WatcherSettings)
     watch: list[WatchFolder] = Field(default_factory=list)
 
     @field_validator("format", mode="before")

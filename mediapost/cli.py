@@ -101,8 +101,12 @@ def watch(paths: tuple[Path, ...]) -> None:
     for path in paths:
         path.mkdir(parents=True, exist_ok=True)
     from scheduler.main import run_watcher
+    from scheduler.supervisor import WatchLimitError
 
-    run_watcher(settings, list(paths) or None)
+    try:
+        run_watcher(settings, list(paths) or None)
+    except (ConfigError, WatchLimitError) as exc:
+        fail(str(exc))
 
 
 @main.command()

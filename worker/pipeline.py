@@ -148,6 +148,11 @@ class UploadPipeline:
                 return Outcome("skipped", rejected.reason)
             return self._set_aside(folder, path, relpath, request, rejected.reason, dkey)
         with fh:
+            if (facts.size, facts.mtime_ns) != (request.size, request.mtime_ns):
+                # Still being written, or replaced: the watcher queues the settled version.
+                self.ledger.settle(folder.id, relpath, None, dkey)
+                log.info("file.changed_since_queued", file=relpath, watch_id=folder.id)
+                return Outcome("skipped", "the file changed after it was queued")
             sha = sha256_of(fh)
             claim = self.ledger.claim(
                 sha, token, lease_s=self.settings.worker.claim_lease_s, now=self.clock()
