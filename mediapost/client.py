@@ -269,11 +269,15 @@ class MediaPostClient:
     # Communities and sessions
 
     def get_communities(self) -> list[Community]:
-        """The communities the application can post to (an undocumented method, contract §4)."""
+        """The communities the application can post to (an undocumented method, contract §4).
+
+        Signed by the application alone, so it also proves key and secret before a session exists.
+        """
         return self._call(
             GET_COMMUNITIES,
             {},
             lambda p: _convert_list(Community.from_fields, p, GET_COMMUNITIES),
+            with_session=bool(self._credentials.session_key),
         )
 
     def create_token(self, expires_minutes: int | None = None) -> str:
