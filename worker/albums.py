@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from worker.registry import PREFIX
+from worker.registry import PREFIX, as_text
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -151,7 +151,7 @@ class AlbumSeries:
             status, current, position = self._reserve(
                 keys=[key, content_key], args=[marker, int(self.clock())]
             )
-            status, current = _text(status), _text(current)
+            status, current = as_text(status), as_text(current)
             if status == "ok":
                 return Slot(series, current, int(position)), created
             if status == "need" and (start := first_album(mode)) is not None:
@@ -171,7 +171,7 @@ class AlbumSeries:
         token = uuid.uuid4().hex
         if self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
             try:
-                if _text(self.redis.hget(key, "cur")) != seen:
+                if as_text(self.redis.hget(key, "cur")) != seen:
                     return False  # somebody installed a new album meanwhile
                 n = next_number(int(self.redis.hget(key, "n") or 0), seen)
                 aid = create_album(n)
@@ -183,7 +183,7 @@ class AlbumSeries:
                 self._unlock(keys=[lock], args=[token])
         # Bounded poll: the winner's album creation is one API call.
         for _ in range(int(self.lock_ttl_s / 0.05)):
-            if _text(self.redis.hget(key, "cur")) != seen or not self.redis.exists(lock):
+            if as_text(self.redis.hget(key, "cur")) != seen or not self.redis.exists(lock):
                 return False
             self.sleep(0.05)
         return False
@@ -206,14 +206,8 @@ class AlbumSeries:
 
     def state(self, series: str) -> dict[str, str]:
         """The series' current album, count, limit and number (for status)."""
-        return {_text(k): _text(v) for k, v in self.redis.hgetall(series_key(series)).items()}
+        return {as_text(k): as_text(v) for k, v in self.redis.hgetall(series_key(series)).items()}
 
     def albums(self, series: str) -> list[str]:
         """Every album the series created."""
-        return [_text(a) for a in self.redis.lrange(series_albums_key(series), 0, -1)]
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return [as_text(a) for a in self.redis.lrange(series_albums_key(series), 0, -1)]

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from worker.registry import PREFIX, FileOutcome, files_key
+from worker.registry import PREFIX, FileOutcome, as_text, files_key
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -133,7 +133,7 @@ class Ledger:
         reply = self._claim(
             keys=[content_key(sha256)], args=[token, int(now * 1000), lease_s * 1000]
         )
-        status, a, b, c = (_text(x) for x in reply)
+        status, a, b, c = (as_text(x) for x in reply)
         if status == "uploaded":
             return Claim(status, pid=a, aid=b, owner=c)
         if status == "claimed":
@@ -197,7 +197,7 @@ class Ledger:
     def record(self, sha256: str) -> dict[str, str]:
         """The ledger record of a content (for status, tests and the CLI)."""
         raw = self.redis.hgetall(content_key(sha256))
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {as_text(k): as_text(v) for k, v in raw.items()}
 
     def count(self, stat: str) -> int:
         """A counter from the stats hash (uploaded, duplicate, set_aside, in_doubt, …)."""
@@ -206,9 +206,3 @@ class Ledger:
     def incr(self, stat: str, by: int = 1) -> None:
         """Bump a counter that no script bumps (in-doubt cases, adoptions)."""
         self.redis.hincrby(STATS_KEY, stat, by)
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -21,6 +21,13 @@ PREFIX = "mp"
 FINAL_OUTCOMES = frozenset({"uploaded", "duplicate", "set_aside", "skipped"})
 
 
+def as_text(value: object) -> str:
+    """Redis replies as str, whatever the client's decode_responses setting."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def watch_key(watch_id: str) -> str:
     """Key of a watch folder's published settings."""
     return f"{PREFIX}:watch:{watch_id}"
