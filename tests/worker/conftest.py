@@ -37,6 +37,7 @@ def stack(
         "MEDIAPOST_RETRY__MAX_WAIT_S": "0.5",
         "MEDIAPOST_RETRY__MAX_TOTAL_S": "10",
         "MEDIAPOST_HTTP_TIMEOUT_S": "10",
+        "MEDIAPOST_WORKER__IN_DOUBT_GRACE_S": "1",
     }
     stack = Stack(root, redis_url, emulator.url, redis_client, env=env)
     yield stack

@@ -195,3 +195,18 @@ def test_worker_killed_after_the_server_stored_the_photo_adopts_it_without_a_sec
     (adopted,) = stack.events("upload.adopted")
     assert adopted["pid"] == our_photos(stack)[0]["pid"]
     assert httpx.get(stack.admin + "/inspect").status_code == 200
+
+
+def test_a_connection_dropped_after_the_server_stored_the_photo_is_adopted_not_reuploaded(
+    stack: Stack,
+) -> None:
+    """Outcome in doubt: after the grace the worker finds its marker in the album."""
+    folder = stack.folder("dropped")
+    files = drop_images(folder.path, 3, seed=800)
+    stack.post_admin("faults", {"rules": [{"action": "drop", "count": 1}]})
+    stack.start_worker(concurrency=1)
+    stack.enqueue(folder, files)
+    stack.wait_settled(folder, 3, timeout=60)
+    assert_each_once(stack, files)
+    assert stack.events("upload.in_doubt") and stack.events("upload.adopted")
+    assert stack.inspect()["counters"]["dropped"] == 1
