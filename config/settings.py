@@ -125,6 +125,11 @@ class WorkerSettings(BaseModel):
     claim_lease_s: int = Field(default=1200, ge=10)
     rate_window_s: float = Field(default=10.0, gt=0)
     pause_retry_s: float = Field(default=15.0, gt=0)
+    # An upload in doubt is looked for only this long after it was sent (None: http_timeout_s),
+    # so a request the server is still storing is not taken for a missing one.
+    in_doubt_grace_s: float | None = Field(default=None, ge=0)
+    # On SIGTERM running uploads get this long to finish; then the rest are requeued.
+    shutdown_grace_s: float = Field(default=60.0, gt=0)
 
 
 class WatcherSettings(BaseModel):

@@ -349,6 +349,12 @@ class Watcher:
             if x.relpath not in open_ or self._still_unreadable(f, x.relpath, x.stat):
                 continue
             age_s = (wall_ns - x.stat.mtime_ns) / 1e9
+            if x.stat.size == 0:
+                # Writers create first and fill later, so an empty file is never queued (a
+                # worker would move it aside under its writer); said once when it stays empty.
+                if age_s >= f.folder.quiet_period_s:
+                    self._skip(f, Odd(x.relpath, "empty"))
+                continue
             if f.tracker.observe_scan(x.relpath, x.stat.version, age_s, now):
                 f.scan_queued += self._ready(f, x.relpath, x.stat, now, scanned=True)
         if f.scan.done:

@@ -36,6 +36,11 @@ def rate_key(account: str) -> str:
     return f"{PREFIX}:ratelimit:{account}"
 
 
+def owner_key(account: str) -> str:
+    """The account's user id (the `owner` of the albums it created), to list its albums."""
+    return f"{PREFIX}:owner:{account}"
+
+
 @dataclass(frozen=True)
 class Pause:
     """Why uploads stopped, and for which credentials (resumes when they change)."""

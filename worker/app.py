@@ -8,11 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 
 from config.settings import ConfigError, Settings
 from worker import runtime
 from worker.messages import RECONCILE_TASK, UPLOAD_QUEUE
+from worker.shutdown import ShutdownGuard
 from worker.tasks import MAX_COUNTDOWN_S, register_tasks
 
 RECONCILE_EVERY_S = 300.0
@@ -43,6 +49,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     vt = settings.worker.visibility_timeout_s
     return {
         "broker_url": settings.redis_url,
+        # kombu's Redis transport, guarded against a crash on a lost connection (worker/broker.py)
+        "broker_transport": "worker.broker:Transport",
         "broker_transport_options": {"visibility_timeout": vt},
         "result_backend_transport_options": {"visibility_timeout": vt},
         "visibility_timeout": vt,
@@ -82,6 +90,10 @@ def create_app(settings: Settings) -> Celery:
     worker_ready.connect(_reconcile_on_start, weak=False)
     worker_process_shutdown.connect(_close_runtime, weak=False)
     worker_shutdown.connect(_close_runtime, weak=False)
+    # SIGTERM: running uploads get the grace to finish, then are requeued (worker/shutdown.py).
+    guard = ShutdownGuard(settings.worker.shutdown_grace_s, settle_s=settings.http_timeout_s)
+    worker_ready.connect(guard.on_ready, weak=False)
+    worker_shutting_down.connect(guard.on_shutting_down, weak=False)
     return app
 
 

@@ -3,6 +3,7 @@ aside in the failed folder with a sidecar that says why. Moves are renames on on
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -13,6 +14,22 @@ from config.settings import WatchFolder
 log = structlog.get_logger(__name__)
 
 SIDECAR_SUFFIX = ".why.txt"
+NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, …)
+COPY_ROOM = len(" (99)")  # what `free_name` may add
+
+
+def fit_name(target: Path, room: int) -> Path:
+    """The target, or, if its name leaves less than `room` bytes below NAME_MAX, a shortened
+    name that keeps the extension and a tag of the full name (so it stays unique)."""
+    name = target.name
+    limit = NAME_MAX - room
+    if len(name.encode()) <= limit:
+        return target
+    suffix = target.suffix if len(target.suffix.encode()) <= 16 else ""
+    tag = "~" + hashlib.sha1(name.encode(errors="surrogateescape")).hexdigest()[:10]
+    budget = limit - len(tag) - len(suffix.encode())
+    stem = name.removesuffix(suffix).encode(errors="surrogateescape")[:budget]
+    return target.with_name(stem.decode(errors="ignore") + tag + suffix)
 
 
 def free_name(target: Path) -> Path:
@@ -60,7 +77,8 @@ def set_aside(path: Path, folder: WatchFolder, reason: str) -> Path | None:
     except ValueError:
         relative = Path(path.name)
     try:
-        target = free_name(folder.failed_dir / relative)
+        # A 255-byte name leaves no room for its sidecar: shorten it (the note keeps the name).
+        target = free_name(fit_name(folder.failed_dir / relative, len(SIDECAR_SUFFIX) + COPY_ROOM))
         target.parent.mkdir(parents=True, exist_ok=True)
         # The note first: a crash between the two leaves a note, never a silent move.
         Path(str(target) + SIDECAR_SUFFIX).write_text(note, encoding="utf-8")

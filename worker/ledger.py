@@ -32,14 +32,14 @@ return {n, '', wait}
 
 _CLAIM = """
 local h = redis.call('HMGET', KEYS[1], 'state', 'token', 'lease_until', 'pid', 'aid', 'owner',
-                     'intent_aid', 'intent_marker')
-if h[1] == 'uploaded' then return {'uploaded', h[4], h[5], h[6]} end
+                     'intent_aid', 'intent_marker', 'intent_at', 'watch_id', 'path')
+if h[1] == 'uploaded' then return {'uploaded', h[4], h[5], h[6], h[10] or '', h[11] or ''} end
 if h[2] and h[2] ~= ARGV[1] and tonumber(h[3] or '0') > tonumber(ARGV[2]) then
-  return {'busy', h[2], '', ''}
+  return {'busy', h[2], '', '', '', ''}
 end
 redis.call('HSET', KEYS[1], 'state', 'claimed', 'token', ARGV[1],
            'lease_until', tonumber(ARGV[2]) + tonumber(ARGV[3]))
-return {'claimed', h[7] or '', h[8] or '', ''}
+return {'claimed', h[7] or '', h[8] or '', h[9] or '', '', ''}
 """
 
 _FINISH = """
@@ -50,6 +50,10 @@ redis.call('HDEL', KEYS[1], 'token', 'lease_until', 'intent_aid', 'intent_marker
 redis.call('HSET', KEYS[2], ARGV[9], ARGV[10])
 redis.call('DEL', KEYS[3])
 redis.call('HINCRBY', KEYS[4], ARGV[11], 1)
+if ARGV[12] ~= '' then
+  redis.call('HINCRBY', KEYS[4], ARGV[12], 1)
+  redis.call('HINCRBY', KEYS[4], 'upload_ms_sum', ARGV[13])
+end
 return 1
 """
 
@@ -73,6 +77,19 @@ redis.call('DEL', KEYS[2])
 if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[3], 1) end
 return 1
 """
+
+
+# Upper bounds (seconds) of the upload-latency histogram; the finish script counts each upload
+# in one `upload_le_<bound>` field of the stats hash, so recording it costs no extra command.
+LATENCY_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+LATENCY_SUM_FIELD = "upload_ms_sum"
+ERROR_FIELD_PREFIX = "error_"
+
+
+def latency_field(duration_s: float) -> str:
+    """The stats field of the histogram bucket this upload duration falls in."""
+    bound = next((b for b in LATENCY_BUCKETS_S if duration_s <= b), None)
+    return f"upload_le_{bound:g}" if bound is not None else "upload_le_inf"
 
 
 def content_key(sha256: str) -> str:
@@ -105,6 +122,9 @@ class Claim:
     owner: str = ""
     intent_aid: str = ""
     intent_marker: str = ""
+    intent_at: float = 0.0
+    watch_id: str = ""  # where the uploaded content came from
+    path: str = ""
 
     @property
     def in_doubt(self) -> bool:
@@ -133,11 +153,11 @@ class Ledger:
         reply = self._claim(
             keys=[content_key(sha256)], args=[token, int(now * 1000), lease_s * 1000]
         )
-        status, a, b, c = (as_text(x) for x in reply)
+        status, a, b, c, d, e = (as_text(x) for x in reply)
         if status == "uploaded":
-            return Claim(status, pid=a, aid=b, owner=c)
+            return Claim(status, pid=a, aid=b, owner=c, watch_id=d, path=e)
         if status == "claimed":
-            return Claim(status, intent_aid=a, intent_marker=b)
+            return Claim(status, intent_aid=a, intent_marker=b, intent_at=float(c or 0))
         return Claim(status)
 
     def finish(
@@ -154,9 +174,12 @@ class Ledger:
         mtime_ns: int,
         deliveries: str,
         stat: str = "uploaded",
+        duration_s: float | None = None,
     ) -> None:
         """Record the upload: the content's pid/aid/owner, the path's outcome, the counters."""
         outcome = FileOutcome(size, mtime_ns, "uploaded", sha256).encode()
+        bucket = "" if duration_s is None else latency_field(duration_s)
+        millis = 0 if duration_s is None else max(int(duration_s * 1000), 0)
         self._finish(
             keys=[content_key(sha256), files_key(watch_id), deliveries, STATS_KEY],
             args=[
@@ -171,6 +194,8 @@ class Ledger:
                 relpath,
                 outcome,
                 stat,
+                bucket,
+                millis,
             ],
         )
 
@@ -206,3 +231,14 @@ class Ledger:
     def incr(self, stat: str, by: int = 1) -> None:
         """Bump a counter that no script bumps (in-doubt cases, adoptions)."""
         self.redis.hincrby(STATS_KEY, stat, by)
+
+    def count_error(self, label: str) -> None:
+        """Count an API error that reached the pipeline (rare paths: one extra command)."""
+        self.redis.hincrby(STATS_KEY, ERROR_FIELD_PREFIX + label, 1)
+
+    def forget_intent(self, sha256: str) -> bool:
+        """Drop an unresolved upload intent (an operator retries it); never for an upload."""
+        key = content_key(sha256)
+        if as_text(self.redis.hget(key, "state")) == "uploaded":
+            return False
+        return bool(self.redis.hdel(key, "intent_aid", "intent_marker", "intent_at"))

@@ -39,7 +39,7 @@ from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot, album_name
 from worker.disposal import after_upload, set_aside
 from worker.ledger import Claim, Ledger, content_key, deliveries_key
 from worker.messages import UploadRequest
-from worker.registry import FileOutcome
+from worker.registry import FileOutcome, as_text
 from worker.validation import FileFacts, Rejected, open_for_upload
 
 log = structlog.get_logger(__name__)
@@ -90,6 +90,17 @@ def sha256_of(fh: BinaryIO) -> str:
 def backoff(retries: int, *, base: float = 10.0, cap: float = 300.0) -> float:
     """Countdown for the n-th task-level retry: exponential with full jitter, capped."""
     return random.uniform(base / 2, min(cap, base * 2**retries))
+
+
+def error_label(exc: MediaPostError) -> str | None:
+    """The metrics label of an API error: its code, or the kind of transport fault."""
+    if exc.code is not None:
+        return str(exc.code)
+    if isinstance(exc, OutcomeInDoubt):
+        return "no_answer"
+    if isinstance(exc, TransientError):
+        return "transport"
+    return None  # the client itself refused (an unreadable file, say): not an API error
 
 
 class UploadPipeline:
@@ -158,7 +169,15 @@ class UploadPipeline:
                 sha, token, lease_s=self.settings.worker.claim_lease_s, now=self.clock()
             )
             if claim.status == "uploaded":
+                if (claim.watch_id, claim.path) == (folder.id, str(path)):
+                    return self._redelivered(folder, path, relpath, facts, sha, claim, dkey)
                 return self._duplicate(folder, path, relpath, facts, sha, claim, dkey)
+            if (
+                claim.in_doubt
+                and (wait := claim.intent_at + self.in_doubt_grace - self.clock()) > 0
+            ):
+                self.ledger.release(sha, token, dkey, clear_intent=False)
+                raise RetryLater(wait + random.uniform(0, 1), "an upload in doubt may still land")
             if claim.status == "busy":
                 self.ledger.settle(folder.id, relpath, None, dkey)
                 raise RetryLater(BUSY_RETRY_S + random.uniform(0, 5), "same content in flight")
@@ -218,6 +237,29 @@ class UploadPipeline:
         )
         return Outcome("set_aside", reason)
 
+    @property
+    def in_doubt_grace(self) -> float:
+        """How long after sending an upload in doubt we wait before looking for it."""
+        grace = self.settings.worker.in_doubt_grace_s
+        return self.settings.http_timeout_s if grace is None else grace
+
+    def _redelivered(
+        self,
+        folder: WatchFolder,
+        path: Path,
+        relpath: str,
+        facts: FileFacts,
+        sha: str,
+        claim: Claim,
+        dkey: str,
+    ) -> Outcome:
+        """This very file was recorded already (a crash before the ack): not a duplicate."""
+        outcome = FileOutcome(facts.size, facts.mtime_ns, "uploaded", sha)
+        self.ledger.settle(folder.id, relpath, outcome, dkey)
+        log.info("photo.already_recorded", file=relpath, pid=claim.pid, watch_id=folder.id)
+        after_upload(path, folder)
+        return Outcome("uploaded", pid=claim.pid, aid=claim.aid, owner=claim.owner)
+
     def _duplicate(
         self,
         folder: WatchFolder,
@@ -272,11 +314,15 @@ class _Upload:
         self.marker = photo_marker(sha)
         self.started = pipeline.clock()
         self.attempts = 0
+        # While an upload's outcome is unknown its intent must survive whatever fails next (the
+        # album listing that would settle it, a rate limit, a 102): only a look settles it.
+        self.in_doubt = False
 
     def run(self, fh: BinaryIO, claim: Claim, retries: int) -> Outcome:
         """Reconcile an earlier intent if any, then upload with album rollover."""
         try:
             if claim.in_doubt:
+                self.in_doubt = True
                 adopted = self._reconcile(claim.intent_aid, claim.intent_marker)
                 if adopted is not None:
                     return adopted
@@ -284,21 +330,25 @@ class _Upload:
         except RetryLater:
             raise
         except (TransientError, OutcomeInDoubt) as exc:
+            self._count_error(exc)
             self._release(clear_intent=isinstance(exc, TransientError))
             raise RetryLater(backoff(retries), f"service unavailable: {exc}") from None
-        except RateLimited:
+        except RateLimited as exc:
+            self._count_error(exc)
             self._release(clear_intent=True)
             window = self.p.settings.worker.rate_window_s
             account.enter_rate_window(self.p.ledger.redis, self.acct, window)
             log.warning("account.rate_limited", account=self.acct, window_s=window)
             raise RetryLater(window + random.uniform(0, window / 5), "rate window") from None
         except (SessionExpired, ConfigurationError) as exc:
+            self._count_error(exc)
             self._release(clear_intent=True)
             self._pause(exc)
             raise RetryLater(
                 self.p.settings.worker.pause_retry_s, f"account paused: {exc}"
             ) from None
         except (BadFile, UnknownApiError) as exc:
+            self._count_error(exc)
             self._release(clear_intent=True)
             return self._set_aside(f"the server refused the file: {exc}")
 
@@ -321,21 +371,25 @@ class _Upload:
                     aid=slot.aid,
                     caption=caption,
                 )
-            except AlbumFull:
+            except AlbumFull as exc:
+                self._count_error(exc)
                 log.info("album.full", series=slot.series, aid=slot.album, file=self.relpath)
                 self.p.albums.mark_full(slot)
                 continue
-            except AlbumInvalid:
+            except AlbumInvalid as exc:
+                self._count_error(exc)
                 log.warning("album.invalid", series=slot.series, aid=slot.album)
                 self.p.albums.forget(slot)
                 continue
             except OutcomeInDoubt as exc:
+                self._count_error(exc)
                 self.p.ledger.incr("in_doubt")
                 log.warning("upload.in_doubt", file=self.relpath, aid=slot.album, error=str(exc))
-                adopted = self._reconcile(slot.album, self.marker)
-                if adopted is not None:
-                    return adopted
-                continue
+                self.in_doubt = True
+                # The server may still be storing it: look for it in the album after a grace.
+                self._release(clear_intent=False)
+                grace = self.p.in_doubt_grace
+                raise RetryLater(grace + random.uniform(0, 1), "upload in doubt") from None
             except MediaPostError:
                 self.p.albums.release(slot)
                 raise
@@ -348,7 +402,21 @@ class _Upload:
 
     def _create_album(self, n: int) -> str:
         name = album_name(self.folder.album_name_template, self.folder.path.name, n)
+        redis = self.p.ledger.redis
+        # A creation whose answer was lost (or a crash before the album was installed) left the
+        # album on the server: adopt it rather than make a second, empty one. This needs our
+        # user id, known once the account created an album.
+        owner = as_text(redis.get(account.owner_key(self.acct)))
+        if owner:
+            series = self.folder.album_series
+            ours = set(self.p.albums.albums(series))
+            for found in self.client.get_albums(uid=owner):
+                if found.name == name and found.aid not in ours:
+                    log.warning("album.adopted", series=series, aid=found.aid, name=name, n=n)
+                    return found.aid
         album = self.client.create_album(name)
+        if album.owner and album.owner != owner:
+            redis.set(account.owner_key(self.acct), album.owner)
         log.info(
             "album.created",
             series=self.folder.album_series,
@@ -380,6 +448,7 @@ class _Upload:
                 log.info("upload.adopted", file=self.relpath, pid=photo.pid, aid=photo.aid)
                 return self._record(photo.pid, photo.aid, photo.owner, adopted=True)
         log.info("upload.in_doubt_absent", file=self.relpath, aid=aid)
+        self.in_doubt = False
         self.p.albums.release(Slot(self.folder.album_series, album, 0))
         return None
 
@@ -397,6 +466,7 @@ class _Upload:
             size=self.facts.size,
             mtime_ns=self.facts.mtime_ns,
             deliveries=self.dkey,
+            duration_s=self.p.clock() - self.started,
         )
         log.info(
             "photo.uploaded",
@@ -423,8 +493,14 @@ class _Upload:
             self.folder, self.path, self.relpath, request, reason, self.dkey, self.sha
         )
 
+    def _count_error(self, exc: MediaPostError) -> None:
+        label = error_label(exc)
+        if label is not None:
+            self.p.ledger.count_error(label)
+
     def _release(self, *, clear_intent: bool) -> None:
-        self.p.ledger.release(self.sha, self.token, self.dkey, clear_intent=clear_intent)
+        clear = clear_intent and not self.in_doubt
+        self.p.ledger.release(self.sha, self.token, self.dkey, clear_intent=clear)
 
     def _pause(self, exc: MediaPostError) -> None:
         if isinstance(exc, SessionExpired):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import structlog
 from celery import Celery, Task
+from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
 from worker import runtime
@@ -17,6 +19,37 @@ log = structlog.get_logger(__name__)
 
 MAX_COUNTDOWN_S = 300.0
 MAX_UNEXPECTED_RETRIES = 8
+REDIS_WAIT_S = 30.0  # how long a task waits for Redis to come back before requeueing itself
+
+
+def retry_or_requeue(task: Task, countdown: float, **options: Any) -> Exception:
+    """`task.retry`, except that a retry Celery cannot publish puts this message back instead.
+
+    Celery answers a failed publish of the retry with Reject(requeue=False), which drops the
+    message: with Redis down, the file would never be uploaded (nor retried by anyone).
+    """
+    try:
+        retry: Exception = task.retry(countdown=countdown, **options)
+    except Reject as rejected:
+        log.warning("upload.requeued", reason=str(rejected.reason))
+        requeue: Exception = Reject(rejected.reason, requeue=True)
+        return requeue
+    return retry
+
+
+def wait_for_redis(timeout: float) -> bool:
+    """Poll Redis (the broker as well) with backoff until it answers; False after `timeout`."""
+    redis = runtime.get().redis
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            return bool(redis.ping())
+        except RedisError:
+            if time.monotonic() + delay > deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def upload_file(task: Task, **kwargs: Any) -> dict[str, str]:
@@ -34,17 +67,17 @@ def upload_file(task: Task, **kwargs: Any) -> dict[str, str]:
             reason=later.reason,
             countdown_s=round(countdown, 1),
         )
-        raise task.retry(countdown=countdown) from None
+        raise retry_or_requeue(task, countdown) from None
     except RedisError as exc:
         log.warning("upload.redis_error", file=request.path, error=type(exc).__name__)
-        raise task.retry(countdown=backoff(retries, base=2.0, cap=60.0)) from None
+        wait_for_redis(REDIS_WAIT_S)
+        raise retry_or_requeue(task, backoff(retries, base=2.0, cap=60.0)) from None
     except Exception as exc:
         log.exception("upload.unexpected_error", file=request.path)
         if retries >= MAX_UNEXPECTED_RETRIES:
             raise
-        raise task.retry(
-            countdown=backoff(retries) + random.uniform(0, 1),
-            exc=RuntimeError(type(exc).__name__),
+        raise retry_or_requeue(
+            task, backoff(retries) + random.uniform(0, 1), exc=RuntimeError(type(exc).__name__)
         ) from None
     finally:
         structlog.contextvars.unbind_contextvars("task_id")
