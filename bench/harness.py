@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis as redis_lib
@@ -94,6 +98,7 @@ class Proc:
                 self.popen.wait(20)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
+                self.popen.wait()
 
 
 def start(name: str, argv: list[str], env: dict[str, str], log: Path) -> Proc:
@@ -104,7 +109,9 @@ def start(name: str, argv: list[str], env: dict[str, str], log: Path) -> Proc:
 
 
 @contextmanager
-def emulator(workdir: Path, latency_ms: float = 0.0) -> Iterator[tuple[str, Proc]]:
+def emulator(
+    workdir: Path, latency_ms: float = 0.0, extra: Sequence[str] = ()
+) -> Iterator[tuple[str, Proc]]:
     """The emulator as a subprocess (so its CPU can be read apart); yields its API URL."""
     port = free_port()
     proc = start(
@@ -119,6 +126,7 @@ def emulator(workdir: Path, latency_ms: float = 0.0) -> Iterator[tuple[str, Proc
             str(workdir / "emu"),
             "--latency-ms",
             str(latency_ms),
+            *extra,
         ],
         dict(os.environ),
         workdir / "emulator.log",
@@ -152,15 +160,22 @@ def flush(redis_url: str) -> redis_lib.Redis:
     return client
 
 
+def fake_jpeg(body: bytes, tag: int, size: int) -> bytes:
+    """`size` bytes that pass as a JPEG (header and end marker), made distinct by `tag`."""
+    return b"\xff\xd8\xff\xe0" + tag.to_bytes(8, "big") + body[: max(size - 14, 0)] + b"\xff\xd9"
+
+
 def make_files(directory: Path, count: int, size: int, seed: int = 0) -> list[Path]:
     """`count` distinct JPEG-shaped files of `size` bytes (valid header and end marker)."""
     directory.mkdir(parents=True, exist_ok=True)
     body = os.urandom(max(size - 8, 0))
     files = []
     for i in range(count):
-        tag = (seed * 1_000_000 + i).to_bytes(8, "big")
         path = directory / f"f{seed}-{i:06}.jpg"
-        path.write_bytes(b"\xff\xd8\xff\xe0" + tag + body[: max(size - 14, 0)] + b"\xff\xd9")
+        with path.open("wb") as fh:  # the same bytes as fake_jpeg, without building them
+            fh.write(b"\xff\xd8\xff\xe0" + (seed * 1_000_000 + i).to_bytes(8, "big"))
+            fh.write(memoryview(body)[: max(size - 14, 0)])
+            fh.write(b"\xff\xd9")
         files.append(path)
     return files
 
@@ -172,3 +187,63 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+@contextmanager
+def redis_server(workdir: Path, db: int = 11) -> Iterator[tuple[str, Proc]]:
+    """A private redis-server without persistence, so its commands and CPU are ours alone."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+    argv += ["no", "--dir", str(workdir)]
+    proc = start("redis", argv, dict(os.environ), workdir / "redis.log")
+    wait_for(lambda: _answers(port), 20, "redis-server")
+    try:
+        yield f"redis://127.0.0.1:{port}/{db}", proc
+    finally:
+        proc.stop()
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (clear_refs 5), so the next peak is this phase's own."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def iso_to_unix(stamp: str) -> float:
+    """A structlog ISO timestamp (UTC, `Z` or offset) as Unix seconds."""
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+class JsonLog:
+    """A JSON-lines log file read as it grows (the service's structlog output)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._rest = b""
+
+    def read_new(self) -> list[dict[str, Any]]:
+        """The complete JSON lines written since the last call (other lines are skipped)."""
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        events = []
+        for line in lines:
+            if line.startswith(b"{"):
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    continue
+        return events
