@@ -35,7 +35,7 @@ from mediapost.errors import (
     UnknownApiError,
 )
 from worker import account
-from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot, album_name
+from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot, album_name, series_key
 from worker.disposal import after_upload, set_aside
 from worker.ledger import Claim, Ledger, content_key, deliveries_key
 from worker.messages import UploadRequest
@@ -45,6 +45,7 @@ from worker.validation import FileFacts, Rejected, open_for_upload
 log = structlog.get_logger(__name__)
 
 MAX_ROLLOVERS = 5
+CREATE_MARK_TTL_S = 86400  # how long a started album creation is remembered
 BUSY_RETRY_S = 5.0
 
 
@@ -403,12 +404,16 @@ class _Upload:
     def _create_album(self, n: int) -> str:
         name = album_name(self.folder.album_name_template, self.folder.path.name, n)
         redis = self.p.ledger.redis
+        series = self.folder.album_series
         # A creation whose answer was lost (or a crash before the album was installed) left the
         # album on the server: adopt it rather than make a second, empty one. This needs our
-        # user id, known once the account created an album.
+        # user id, known once the account created an album. Only an earlier attempt at this
+        # album number can have left one, so the listing (an API call that stalls every upload
+        # slot waiting for the album) is skipped on a first attempt, as in every normal rollover.
+        tried = f"{series_key(series)}:creating:{n}"
+        first_attempt = redis.set(tried, self.token, nx=True, ex=CREATE_MARK_TTL_S)
         owner = as_text(redis.get(account.owner_key(self.acct)))
-        if owner:
-            series = self.folder.album_series
+        if owner and not first_attempt:
             ours = set(self.p.albums.albums(series))
             for found in self.client.get_albums(uid=owner):
                 if found.name == name and found.aid not in ours:
