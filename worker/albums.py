@@ -24,16 +24,28 @@ REGULAR_LIMIT = 60
 DEFAULT_ALBUM_LIMIT = 1000
 DEFAULT_ALBUM = "@default"  # the application's default album: upload with no aid
 
-_RESERVE = """
-local cur = redis.call('HGET', KEYS[1], 'cur')
-if not cur or cur == '' then return {'need', '', 0} end
-local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
-local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
-if count >= limit then return {'full', cur, count} end
-redis.call('HINCRBY', KEYS[1], 'count', 1)
-redis.call('HSET', KEYS[2], 'intent_aid', cur, 'intent_marker', ARGV[1], 'intent_at', ARGV[2])
-return {'ok', cur, count + 1}
+# The reservation step, shared with the ledger's claim script (which reserves in the same round
+# trip when it can): take a slot in the series' current album and write the upload's intent.
+RESERVE_LUA = """
+local function reserve(series, content, marker, now)
+  local cur = redis.call('HGET', series, 'cur')
+  if not cur or cur == '' then return 'need', '', 0 end
+  local count = tonumber(redis.call('HGET', series, 'count') or '0')
+  local limit = tonumber(redis.call('HGET', series, 'limit') or '0')
+  if count >= limit then return 'full', cur, count end
+  redis.call('HINCRBY', series, 'count', 1)
+  redis.call('HSET', content, 'intent_aid', cur, 'intent_marker', marker, 'intent_at', now)
+  return 'ok', cur, count + 1
+end
 """
+
+_RESERVE = (
+    RESERVE_LUA
+    + """
+local status, cur, position = reserve(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return {status, cur, position}
+"""
+)
 
 _INSTALL = """
 local cur = redis.call('HGET', KEYS[1], 'cur') or ''

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from worker.albums import RESERVE_LUA
 from worker.registry import PREFIX, FileOutcome, as_text, files_key
 
 if TYPE_CHECKING:
@@ -30,17 +31,28 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return {n, '', wait}
 """
 
-_CLAIM = """
+# Claim the content and, when the caller names its album series and no earlier intent is
+# pending, reserve the album slot in the same round trip (the usual path: one command, not two).
+_CLAIM = (
+    RESERVE_LUA
+    + """
 local h = redis.call('HMGET', KEYS[1], 'state', 'token', 'lease_until', 'pid', 'aid', 'owner',
                      'intent_aid', 'intent_marker', 'intent_at', 'watch_id', 'path')
-if h[1] == 'uploaded' then return {'uploaded', h[4], h[5], h[6], h[10] or '', h[11] or ''} end
+if h[1] == 'uploaded' then
+  return {'uploaded', h[4], h[5], h[6], h[10] or '', h[11] or '', '', '', 0}
+end
 if h[2] and h[2] ~= ARGV[1] and tonumber(h[3] or '0') > tonumber(ARGV[2]) then
-  return {'busy', h[2], '', '', '', ''}
+  return {'busy', h[2], '', '', '', '', '', '', 0}
 end
 redis.call('HSET', KEYS[1], 'state', 'claimed', 'token', ARGV[1],
            'lease_until', tonumber(ARGV[2]) + tonumber(ARGV[3]))
-return {'claimed', h[7] or '', h[8] or '', h[9] or '', '', ''}
+local rs, rc, rp = '', '', 0
+if (not h[8] or h[8] == '') and ARGV[4] ~= '' then
+  rs, rc, rp = reserve(KEYS[2], KEYS[1], ARGV[4], ARGV[5])
+end
+return {'claimed', h[7] or '', h[8] or '', h[9] or '', '', '', rs, rc, rp}
 """
+)
 
 _FINISH = """
 redis.call('HSET', KEYS[1], 'state', 'uploaded', 'pid', ARGV[2], 'aid', ARGV[3],
@@ -125,6 +137,8 @@ class Claim:
     intent_at: float = 0.0
     watch_id: str = ""  # where the uploaded content came from
     path: str = ""
+    reserved: str = ""  # the album slot taken with the claim ("" if none was asked or free)
+    position: int = 0
 
     @property
     def in_doubt(self) -> bool:
@@ -148,16 +162,34 @@ class Ledger:
         n, pause, wait = self._begin(keys=[deliveries, pause_key, rate_key], args=[ttl_s])
         return Begin(int(n), json.loads(pause) if pause else None, int(wait))
 
-    def claim(self, sha256: str, token: str, *, lease_s: int, now: float) -> Claim:
-        """Take the per-content lease, or learn that it is uploaded or held by another task."""
+    def claim(
+        self,
+        sha256: str,
+        token: str,
+        *,
+        lease_s: int,
+        now: float,
+        series_key: str = "",
+        marker: str = "",
+    ) -> Claim:
+        """Take the per-content lease (and a slot in `series_key`), or learn it is taken."""
         reply = self._claim(
-            keys=[content_key(sha256)], args=[token, int(now * 1000), lease_s * 1000]
+            keys=[content_key(sha256), series_key or content_key(sha256)],
+            args=[token, int(now * 1000), lease_s * 1000, marker if series_key else "", int(now)],
         )
-        status, a, b, c, d, e = (as_text(x) for x in reply)
+        status, a, b, c, d, e, rs, rc = (as_text(x) for x in reply[:8])
         if status == "uploaded":
             return Claim(status, pid=a, aid=b, owner=c, watch_id=d, path=e)
         if status == "claimed":
-            return Claim(status, intent_aid=a, intent_marker=b, intent_at=float(c or 0))
+            reserved = rc if rs == "ok" else ""
+            return Claim(
+                status,
+                intent_aid=a,
+                intent_marker=b,
+                intent_at=float(c or 0),
+                reserved=reserved,
+                position=int(reply[8] or 0),
+            )
         return Claim(status)
 
     def finish(

@@ -167,7 +167,12 @@ class UploadPipeline:
                 return Outcome("skipped", "the file changed after it was queued")
             sha = sha256_of(fh)
             claim = self.ledger.claim(
-                sha, token, lease_s=self.settings.worker.claim_lease_s, now=self.clock()
+                sha,
+                token,
+                lease_s=self.settings.worker.claim_lease_s,
+                now=self.clock(),
+                series_key=series_key(folder.album_series),
+                marker=photo_marker(sha),
             )
             if claim.status == "uploaded":
                 if (claim.watch_id, claim.path) == (folder.id, str(path)):
@@ -327,7 +332,8 @@ class _Upload:
                 adopted = self._reconcile(claim.intent_aid, claim.intent_marker)
                 if adopted is not None:
                     return adopted
-            return self._upload(fh)
+            first = Slot(self.folder.album_series, claim.reserved, claim.position)
+            return self._upload(fh, first if claim.reserved else None)
         except RetryLater:
             raise
         except (TransientError, OutcomeInDoubt) as exc:
@@ -353,16 +359,19 @@ class _Upload:
             self._release(clear_intent=True)
             return self._set_aside(f"the server refused the file: {exc}")
 
-    def _upload(self, fh: BinaryIO) -> Outcome:
+    def _upload(self, fh: BinaryIO, reserved: Slot | None) -> Outcome:
         mode = self.folder.album_mode
         for _ in range(MAX_ROLLOVERS):
-            slot, _created = self.p.albums.reserve(
-                self.folder.album_series,
-                mode=mode,
-                content_key=content_key(self.sha),
-                marker=self.marker,
-                create_album=self._create_album,
-            )
+            if reserved is not None:
+                slot, reserved = reserved, None  # taken together with the claim
+            else:
+                slot, _created = self.p.albums.reserve(
+                    self.folder.album_series,
+                    mode=mode,
+                    content_key=content_key(self.sha),
+                    marker=self.marker,
+                    create_album=self._create_album,
+                )
             caption = render_caption(self.folder.caption_template, self.path, self.marker)
             try:
                 result = self.client.upload(
