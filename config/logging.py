@@ -100,7 +100,7 @@ def configure_logging(
     )
     # Third-party libraries log through the stdlib: render them the same way, redacted.
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared],
+        foreign_pre_chain=[*shared, structlog.processors.format_exc_info],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _redactor,

@@ -20,6 +20,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from config.settings import WatchFolder
+from scheduler import inflight
 from scheduler.filters import loggable
 from worker import registry
 from worker.messages import UPLOAD_QUEUE, UPLOAD_TASK, UploadRequest
@@ -33,6 +34,12 @@ log = structlog.get_logger(__name__)
 
 # Anything meaning "the broker or Redis cannot be used right now".
 UNAVAILABLE: tuple[type[BaseException], ...] = (OperationalError, RedisError, OSError)
+
+# A message can vanish inside Redis (see scheduler/inflight.py). A file a rescan finds
+# unsettled this long after it was sent, while nothing is queued and no unacknowledged message
+# names it, lost its message: it is sent again at once, not after `requeue_after_s`. A stray
+# second message would be harmless: the ledger absorbs it.
+LOST_AFTER_S = 15.0
 
 Sender = Callable[[UploadRequest], None]
 
@@ -157,6 +164,7 @@ class Enqueuer:
         # Sent but not yet recorded in Redis: watch id -> relpath -> mark.
         self._marks: dict[str, dict[EncodableT, EncodableT]] = {}
         self._unpublished: dict[str, WatchFolder] = {}
+        self._roots: dict[str, str] = {}
         self._evicted_at = 0.0
         self.sent = 0
 
@@ -168,6 +176,7 @@ class Enqueuer:
     def register_folder(self, folder: WatchFolder) -> None:
         """Publish the folder's settings for the workers before any of its files is sent."""
         self._unpublished[folder.id] = folder
+        self._roots[folder.id] = str(folder.path)
 
     def sent_recently(self, watch_id: str, relpath: str, size: int, mtime_ns: int) -> bool:
         """True if this process sent this version within the requeue window (no Redis call)."""
@@ -257,6 +266,8 @@ class Enqueuer:
         settled = self._settled(
             [c for c in batch if decisions[(c.watch_id, c.relpath)] is Decision.CHECK_SETTLED]
         )
+        for key in self._lost(batch, decisions, marks, now_unix):
+            decisions[key] = Decision.SEND
         for c in batch:
             key = (c.watch_id, c.relpath)
             decision = decisions[key]
@@ -268,6 +279,40 @@ class Enqueuer:
                 continue
             self._publish(c, now_unix)
         self._write_marks()
+
+    def _lost(
+        self,
+        batch: list[Candidate],
+        decisions: dict[Key, Decision],
+        marks: dict[Key, tuple[int, int, int] | None],
+        now_unix: float,
+    ) -> list[Key]:
+        """Rescanned, still unsettled files sent a while ago whose message exists nowhere."""
+        stale = []
+        for c in batch:
+            key = (c.watch_id, c.relpath)
+            mark = marks[key]
+            # A rescan found its outcome missing (settled_checked), and it was sent a while ago.
+            sent_at = now_unix if mark is None else mark[2]
+            unsettled = c.settled_checked and decisions[key] is Decision.SKIP
+            if unsettled and now_unix - sent_at >= LOST_AFTER_S:
+                stale.append(c)
+        if not stale:
+            return []
+        flight = inflight.in_flight(self._redis, self._roots)
+        if flight.queued:
+            return []  # its message may still wait in the queue: requeue_after_s decides
+        lost = [(c.watch_id, c.relpath) for c in stale if c.path not in flight.paths]
+        if lost:
+            log.warning("watch.requeue_lost", files=len(lost), after_s=LOST_AFTER_S)
+        return lost
+
+    def sweep(self) -> None:
+        """Drop unacknowledged entries of settled files (their acknowledgement was lost)."""
+        flight = inflight.in_flight(self._redis, self._roots)
+        if flight.done_tags:
+            inflight.forget_acknowledged(self._redis, flight.done_tags)
+            log.info("watch.lost_acks_cleared", messages=len(flight.done_tags))
 
     def _lookup(self, batch: list[Candidate]) -> dict[Key, tuple[int, int, int] | None]:
         by_watch: dict[str, list[str]] = {}

@@ -373,6 +373,10 @@ class Watcher:
         )
         f.pruner = Pruner(self._redis, f.id, f.root, f.scan_started)
         f.scan = None
+        try:
+            self.enqueuer.sweep()
+        except UNAVAILABLE as exc:
+            self.enqueuer.redis_failed(now, exc, "sweep")
         if f.rescan_again:
             f.next_rescan = now
         else:

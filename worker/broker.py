@@ -1,13 +1,15 @@
 """kombu's Redis transport with one guard: a lost broker connection must not end the worker.
 
-When the consumer's connection breaks, Celery first collects it (kombu sets the transport's
-`client` to None) and then closes it. If the collect could not close the channel (its socket
-timed out), the close does it: it restores the channel's unacknowledged messages through a new
-connection pool, whose address comes from `client`: AttributeError, "Unrecoverable error", and
-the worker process exits with status 0, leaving the messages it held unacknowledged until the
-visibility timeout (Celery 5.7.0 / kombu 5.7.0; about one Redis restart in ten here). The
-channel below remembers its connection, so that close behaves like the ordinary one: the
-restore reaches Redis or fails with a connection error, which kombu ignores.
+When the consumer's connection breaks, Celery collects and closes it (kombu drops the
+transport's `client`, then the channel's `connection`) while pool threads still run tasks
+delivered on it. Two late uses of that channel then need a new connection pool, whose address
+kombu reads from what was dropped: the restore of unacknowledged messages when the close
+finishes, and the acknowledgement of a task that ends after the loss. Both raise
+AttributeError, Celery calls it an "Unrecoverable error", and the worker process exits (status
+0), leaving its messages unacknowledged until the visibility timeout (Celery 5.7.0 / kombu
+5.7.0; about one Redis restart in ten here). The channel below keeps the connection parameters
+it was built with, so those late calls reach Redis, or fail with a connection error, which
+kombu logs and survives.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from kombu.transport import redis
+from redis import exceptions as redis_errors
 
 # kombu's classes are untyped: subclass them through Any.
 _RedisChannel: Any = redis.Channel
@@ -25,14 +28,19 @@ class Channel(_RedisChannel):  # type: ignore[misc]
     """A Redis channel that can still find its server after its transport was collected."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._saved_params: dict[bool, dict[str, Any]] = {}
         super().__init__(*args, **kwargs)
-        self._client_info = self.connection.client
+        self._connparams(asynchronous=False)  # saved for a late acknowledgement (no I/O)
 
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
-        if self.connection.client is None:
-            self.connection.client = self._client_info
-        params: dict[str, Any] = super()._connparams(asynchronous)
-        return params
+        if self.connection is not None and self.connection.client is not None:
+            params: dict[str, Any] = super()._connparams(asynchronous)
+            self._saved_params[asynchronous] = dict(params)
+            return params
+        saved = self._saved_params.get(asynchronous)
+        if saved is None:
+            raise redis_errors.ConnectionError("the broker channel was closed")
+        return dict(saved)
 
     def close(self) -> None:
         """Close, then drop the pool a late restore may have opened."""
