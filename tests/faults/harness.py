@@ -138,38 +138,13 @@ class FaultStack(Stack):
         concurrency: int = 4,
         pool: str = "threads",
         *,
+        argv_prefix: tuple[str, ...] = (),
         unprivileged: bool = False,
         **env: str,
     ) -> WorkerProcess:
         """Start `mediapost worker` (optionally without root's file capabilities)."""
-        n = len(self.workers)
-        log_path = self.root / f"worker-{n}.log"
-        full_env = {
-            **os.environ,
-            **self.env,
-            **env,
-            "MEDIAPOST_WORKER__CONCURRENCY": str(concurrency),
-            "MEDIAPOST_WORKER__POOL": pool,
-        }
-        prefix = drop_file_capabilities_argv() if unprivileged else []
-        argv = [sys.executable, "-m", "mediapost", "worker", "-n", f"w{n}-{os.getpid()}@%h"]
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [*prefix, *argv],
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-            )
-        worker = WorkerProcess(proc, log_path)
-        self.workers.append(worker)
-        wait_for(
-            lambda: proc.poll() is not None or b" ready" in log_path.read_bytes(),
-            60,
-            "the worker to be ready",
-        )
-        assert proc.poll() is None, log_path.read_text()
-        return worker
+        prefix = tuple(drop_file_capabilities_argv()) if unprivileged else argv_prefix
+        return super().start_worker(concurrency, pool, argv_prefix=prefix, **env)
 
     def watch_folder(self, name: str, **options: Any) -> WatchFolder:
         """A drop folder for the watcher (published by the watcher itself when it starts)."""

@@ -78,9 +78,14 @@ class Stack:
         return self.emulator_url.removesuffix("/api.php") + "/admin"
 
     def start_worker(
-        self, concurrency: int = 4, pool: str = "threads", **env: str
+        self,
+        concurrency: int = 4,
+        pool: str = "threads",
+        *,
+        argv_prefix: tuple[str, ...] = (),
+        **env: str,
     ) -> WorkerProcess:
-        """Start a worker subprocess and wait until it consumes from the queue."""
+        """Start a worker subprocess (behind `argv_prefix`, if any) and wait until it is ready."""
         n = len(self.workers)
         log_path = self.root / f"worker-{n}.log"
         full_env = {
@@ -92,7 +97,10 @@ class Stack:
         }
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mediapost", "worker", "-n", f"w{n}-{os.getpid()}@%h"],
+                [
+                    *argv_prefix,
+                    *(sys.executable, "-m", "mediapost", "worker", "-n", f"w{n}-{os.getpid()}@%h"),
+                ],
                 env=full_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
