@@ -175,9 +175,7 @@ class UploadPipeline:
                 marker=photo_marker(sha),
             )
             if claim.status == "uploaded":
-                if (claim.watch_id, claim.path) == (folder.id, str(path)):
-                    return self._redelivered(folder, path, relpath, facts, sha, claim, dkey)
-                return self._duplicate(folder, path, relpath, facts, sha, claim, dkey)
+                return self._already_uploaded(folder, path, relpath, facts, sha, claim, dkey)
             if (
                 claim.in_doubt
                 and (wait := claim.intent_at + self.in_doubt_grace - self.clock()) > 0
@@ -249,7 +247,7 @@ class UploadPipeline:
         grace = self.settings.worker.in_doubt_grace_s
         return self.settings.http_timeout_s if grace is None else grace
 
-    def _redelivered(
+    def _already_uploaded(
         self,
         folder: WatchFolder,
         path: Path,
@@ -259,27 +257,14 @@ class UploadPipeline:
         claim: Claim,
         dkey: str,
     ) -> Outcome:
-        """This very file was recorded already (a crash before the ack): not a duplicate."""
-        outcome = FileOutcome(facts.size, facts.mtime_ns, "uploaded", sha)
-        self.ledger.settle(folder.id, relpath, outcome, dkey)
-        log.info("photo.already_recorded", file=relpath, pid=claim.pid, watch_id=folder.id)
-        after_upload(path, folder)
-        return Outcome("uploaded", pid=claim.pid, aid=claim.aid, owner=claim.owner)
-
-    def _duplicate(
-        self,
-        folder: WatchFolder,
-        path: Path,
-        relpath: str,
-        facts: FileFacts,
-        sha: str,
-        claim: Claim,
-        dkey: str,
-    ) -> Outcome:
-        outcome = FileOutcome(facts.size, facts.mtime_ns, "duplicate", sha)
-        self.ledger.settle(folder.id, relpath, outcome, dkey, stat="duplicate")
+        """The content is on the server: a duplicate, or this very file redelivered after a
+        crash before the ack (then it is recorded as uploaded, not as its own duplicate)."""
+        same_file = (claim.watch_id, claim.path) == (folder.id, str(path))
+        status = "uploaded" if same_file else "duplicate"
+        outcome = FileOutcome(facts.size, facts.mtime_ns, status, sha)
+        self.ledger.settle(folder.id, relpath, outcome, dkey, stat="" if same_file else status)
         log.info(
-            "photo.duplicate",
+            "photo.already_recorded" if same_file else "photo.duplicate",
             file=relpath,
             sha256=sha,
             pid=claim.pid,
@@ -288,7 +273,7 @@ class UploadPipeline:
             watch_id=folder.id,
         )
         after_upload(path, folder)
-        return Outcome("duplicate", pid=claim.pid, aid=claim.aid, owner=claim.owner)
+        return Outcome(status, pid=claim.pid, aid=claim.aid, owner=claim.owner)
 
 
 class _Settled(Exception):
