@@ -37,6 +37,16 @@ def settings_or_exit(**overrides: Any) -> Settings:
         fail(str(exc))
 
 
+def celery_app_or_exit(settings: Settings) -> Any:
+    """The Celery app (worker, beat, Flower), or exit naming the timing setting to fix."""
+    from worker.app import create_app
+
+    try:
+        return create_app(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 def start_logging(settings: Settings, secrets: tuple[str, ...] = ()) -> None:
     """Configure structlog for this process (JSON off a terminal)."""
     from config.logging import configure_logging
@@ -118,12 +128,7 @@ def worker(pool: str | None, concurrency: int | None, hostname: str | None) -> N
     except ConfigError as exc:
         fail(str(exc))
     start_logging(settings, creds.secret_values())
-    from worker.app import create_app
-
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        fail(str(exc))
+    app = celery_app_or_exit(settings)
     app.worker_main(
         [
             "worker",
@@ -162,12 +167,7 @@ def beat() -> None:
     """Run the periodic jobs (album counts checked against the server)."""
     settings = settings_or_exit()
     start_logging(settings)
-    from worker.app import create_app
-
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        fail(str(exc))
+    app = celery_app_or_exit(settings)
     schedule = settings.state_dir / "celerybeat-schedule"
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app.start(["beat", f"--schedule={schedule}", f"--loglevel={settings.log_level}"])
@@ -180,12 +180,7 @@ def flower(port: int, address: str) -> None:
     """Run Flower, the ops dashboard (basic auth from FLOWER_BASIC_AUTH=user:password)."""
     settings = settings_or_exit()
     start_logging(settings)
-    from worker.app import create_app
-
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        fail(str(exc))
+    app = celery_app_or_exit(settings)
     app.start(["flower", f"--port={port}", f"--address={address}"])
 
 

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from mediapost.localstack import wait_until
 
 BANNER = "MediaPost uploader is running."
 
@@ -23,14 +24,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def poll(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
-    """Call `check` until it is true or `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return check()
+poll = wait_until  # the same bounded poll the local stack uses
 
 
 def processes_with_env(name: str, value: str) -> list[int]:

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,13 @@ import httpx
 
 from config.settings import WatchFolder
 from tests.images import write_image
-from tests.worker.harness import SECRETS, Stack, WorkerProcess, wait_for
+from tests.worker.harness import (
+    SECRETS,
+    ChildProcess,
+    Stack,
+    WorkerProcess,
+    wait_for,
+)
 from worker import registry
 from worker.ledger import content_key
 from worker.messages import UPLOAD_QUEUE, UPLOAD_TASK
@@ -76,42 +81,7 @@ class Row:
     result: str = "?"
 
 
-@dataclass
-class Process:
-    """A `mediapost` subprocess (watcher, Flower) and its log file."""
-
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def alive(self) -> bool:
-        """Whether it still runs."""
-        return self.proc.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        """Signal it and wait; SIGKILL if it does not go."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def lines(self) -> list[dict[str, Any]]:
-        """Its JSON log lines so far."""
-        return list(json_lines(self.log_path))
-
-
-def json_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a log file (other lines skipped)."""
-    if not path.exists():
-        return
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+Process = ChildProcess  # watcher and Flower processes
 
 
 @dataclass

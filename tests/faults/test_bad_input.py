@@ -7,9 +7,9 @@ import os
 import pytest
 
 from tests.faults import badfiles
-from tests.faults.harness import FaultStack, json_lines
+from tests.faults.harness import FaultStack
 from tests.images import image_bytes
-from tests.worker.harness import wait_for
+from tests.worker.harness import json_lines, wait_for
 
 pytestmark = pytest.mark.faults
 

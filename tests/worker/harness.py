@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,47 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: flo
         time.sleep(step)
 
 
+def json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a log file (other lines skipped)."""
+    if not path.exists():
+        return
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
 @dataclass
-class WorkerProcess:
-    """One `mediapost worker` process and its log file."""
+class ChildProcess:
+    """A `mediapost` subprocess (worker, watcher, Flower) and its log file."""
 
     proc: subprocess.Popen[bytes]
     log_path: Path
+
+    def alive(self) -> bool:
+        """Whether it still runs."""
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        """Signal it (warm shutdown by default) and wait; SIGKILL if it does not go."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Its JSON log lines so far."""
+        return list(json_lines(self.log_path))
+
+
+@dataclass
+class WorkerProcess(ChildProcess):
+    """One `mediapost worker` process and its log file."""
 
     def children(self) -> list[int]:
         """Pids of the pool's child processes (prefork)."""
@@ -48,16 +83,6 @@ class WorkerProcess:
             return [int(p) for p in path.read_text().split()]
         except OSError:
             return []
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        """Stop the worker (warm shutdown by default) and wait for it."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @dataclass
@@ -170,15 +195,7 @@ class Stack:
 
     def log_lines(self) -> list[dict[str, Any]]:
         """Every JSON log line of every worker so far."""
-        lines = []
-        for worker in self.workers:
-            for line in worker.log_path.read_text(errors="replace").splitlines():
-                if line.startswith("{"):
-                    try:
-                        lines.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        continue
-        return lines
+        return [line for worker in self.workers for line in worker.lines()]
 
     def events(self, name: str) -> list[dict[str, Any]]:
         """Log lines with this event name."""
