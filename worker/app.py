@@ -71,6 +71,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
         "worker_send_task_events": True,
+        # task events leave in batches at most once a second (worker/consumer.py)
+        "worker_consumer": "worker.consumer:Consumer",
         "task_send_sent_event": True,
         "worker_pool": settings.worker.pool,
         "worker_concurrency": settings.worker.concurrency,
