@@ -130,6 +130,10 @@ class WorkerSettings(BaseModel):
     in_doubt_grace_s: float | None = Field(default=None, ge=0)
     # On SIGTERM running uploads get this long to finish; then the rest are requeued.
     shutdown_grace_s: float = Field(default=60.0, gt=0)
+    # The next album is created when this few slots are left in the current one and the
+    # queue holds more files than fit (0: only when it is full; every upload then waits for
+    # the creation). Cover the uploads the whole fleet makes during one createAlbum call.
+    album_create_ahead: int = Field(default=16, ge=0, le=59)
 
 
 class WatcherSettings(BaseModel):

@@ -4,7 +4,11 @@ A series is a chain of albums ("Holiday 1", "Holiday 2", …) that one watch fol
 Its state in Redis is the current album, how many slots of it are reserved, and its limit.
 A slot is reserved by a Lua script (and the upload's intent written in the same step); when
 the album is full exactly one worker creates the next one under a lease, the others wait.
-The decisions (names, limits, what a reply means) are pure functions below the class.
+So that they need not wait, the next album is created ahead while the current one still has
+a few free slots, but only when the queue holds more files than those slots: then it will be
+used, and no empty album is left behind at the end of a batch. The reservation that finds the
+current album full takes the album made ahead. The decisions (names, limits, when to create
+ahead, what a reply means) are pure functions below the class.
 """
 
 from __future__ import annotations
@@ -25,27 +29,49 @@ DEFAULT_ALBUM_LIMIT = 1000
 DEFAULT_ALBUM = "@default"  # the application's default album: upload with no aid
 
 # The reservation step, shared with the ledger's claim script (which reserves in the same round
-# trip when it can): take a slot in the series' current album and write the upload's intent.
+# trip when it can): take a slot in the series' current album (moving on to the album created
+# ahead when the current one is full or gone) and write the upload's intent. The fourth value
+# says whether this worker should create the next album ahead: none is ready, fewer than
+# `ahead` slots are left after this one, and the queue holds more files than that. (The
+# series' album list is `<series>:albums`, named here rather than passed as a key: one Redis.)
 RESERVE_LUA = """
-local function reserve(series, content, marker, now)
-  local cur = redis.call('HGET', series, 'cur')
-  if not cur or cur == '' then return 'need', '', 0 end
-  local count = tonumber(redis.call('HGET', series, 'count') or '0')
-  local limit = tonumber(redis.call('HGET', series, 'limit') or '0')
-  if count >= limit then return 'full', cur, count end
+local function reserve(series, content, marker, now, queue, ahead)
+  local s = redis.call('HMGET', series, 'cur', 'count', 'limit', 'next', 'next_n')
+  local cur, count, limit, nxt = s[1] or '', tonumber(s[2] or '0'), tonumber(s[3] or '0'), s[4]
+  if nxt and nxt ~= '' and (cur == '' or count >= limit) then
+    cur, count, limit = nxt, 0, REGULAR_LIMIT
+    redis.call('HSET', series, 'cur', cur, 'count', 0, 'limit', limit, 'n', s[5] or '0')
+    redis.call('HDEL', series, 'next', 'next_n')
+    redis.call('RPUSH', series .. ':albums', cur)
+    nxt = nil
+  end
+  if cur == '' then return 'need', '', 0, 0 end
+  if count >= limit then return 'full', cur, count, 0 end
   redis.call('HINCRBY', series, 'count', 1)
   redis.call('HSET', content, 'intent_aid', cur, 'intent_marker', marker, 'intent_at', now)
-  return 'ok', cur, count + 1
+  local free, early = limit - count - 1, 0
+  if (not nxt or nxt == '') and queue ~= '' and free < tonumber(ahead) then
+    if redis.call('LLEN', queue) > free then early = 1 end
+  end
+  return 'ok', cur, count + 1, early
 end
-"""
+""".replace("REGULAR_LIMIT", str(REGULAR_LIMIT))
 
 _RESERVE = (
     RESERVE_LUA
     + """
-local status, cur, position = reserve(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
-return {status, cur, position}
+local status, cur, position, early = reserve(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return {status, cur, position, early}
 """
 )
+
+# Keep an album created ahead as the series' next one, unless one is already there.
+_STASH = """
+local nxt = redis.call('HGET', KEYS[1], 'next')
+if nxt and nxt ~= '' then return 0 end
+redis.call('HSET', KEYS[1], 'next', ARGV[1], 'next_n', ARGV[2])
+return 1
+"""
 
 _INSTALL = """
 local cur = redis.call('HGET', KEYS[1], 'cur') or ''
@@ -109,6 +135,7 @@ class Slot:
     series: str
     album: str  # the aid, or DEFAULT_ALBUM
     position: int
+    create_ahead: bool = False  # this reservation should have the next album made now
 
     @property
     def aid(self) -> str | None:
@@ -131,13 +158,18 @@ class AlbumSeries:
         sleep: Callable[[float], None] = time.sleep,
         lock_ttl_s: float = 120.0,
         wait_s: float = 150.0,
+        queue: str = "",
+        create_ahead: int = 0,
     ) -> None:
         self.redis = redis
         self.clock = clock
         self.sleep = sleep
         self.lock_ttl_s = lock_ttl_s
         self.wait_s = wait_s
+        self.queue = queue  # the upload queue's key: its length is the backlog
+        self.create_ahead = create_ahead  # free slots left at which to make the next album
         self._reserve = redis.register_script(_RESERVE)
+        self._stash = redis.register_script(_STASH)
         self._install = redis.register_script(_INSTALL)
         self._adjust = redis.register_script(_ADJUST)
         self._unlock = redis.register_script(_UNLOCK)
@@ -160,12 +192,13 @@ class AlbumSeries:
         deadline = self.clock() + self.wait_s
         key = series_key(series)
         while True:
-            status, current, position = self._reserve(
-                keys=[key, content_key], args=[marker, int(self.clock())]
+            status, current, position, early = self._reserve(
+                keys=[key, content_key],
+                args=[marker, int(self.clock()), *self.ahead_args()],
             )
             status, current = as_text(status), as_text(current)
             if status == "ok":
-                return Slot(series, current, int(position)), created
+                return Slot(series, current, int(position), bool(int(early))), created
             if status == "need" and (start := first_album(mode)) is not None:
                 self._install(
                     keys=[key, series_albums_key(series)], args=["", start[0], start[1], 0]
@@ -176,6 +209,32 @@ class AlbumSeries:
             elif self.clock() > deadline:
                 raise AlbumWaitTimeout(f"series {series!r}: the next album did not appear")
 
+    def ahead_args(self) -> tuple[str, int]:
+        """The reservation script's arguments for creating ahead: queue key, threshold."""
+        return (self.queue, self.create_ahead) if self.create_ahead > 0 else ("", 0)
+
+    def make_next(self, slot: Slot, create_album: Callable[[int], str]) -> str | None:
+        """Create the album after `slot`'s while it still has room; None if not needed now.
+
+        Under the series' creation lease, as a rollover; the album waits in the series'
+        `next` field until a reservation finds the current album full.
+        """
+        key = series_key(slot.series)
+        lock = f"{key}:creating"
+        token = uuid.uuid4().hex
+        if not self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
+            return None  # a rollover or another creation ahead is under way
+        try:
+            cur, n, nxt = (as_text(v) for v in self.redis.hmget(key, "cur", "n", "next"))
+            if nxt or cur != slot.album:
+                return None
+            number = next_number(int(n or 0), cur)
+            aid = create_album(number)
+            self._stash(keys=[key], args=[aid, number])
+            return aid
+        finally:
+            self._unlock(keys=[lock], args=[token])
+
     def _roll_over(self, series: str, seen: str, create_album: Callable[[int], str]) -> bool:
         """Create the next album if we win the lease; otherwise wait until it changes."""
         key = series_key(series)
@@ -183,12 +242,13 @@ class AlbumSeries:
         token = uuid.uuid4().hex
         if self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
             try:
-                if as_text(self.redis.hget(key, "cur")) != seen:
-                    return False  # somebody installed a new album meanwhile
-                n = next_number(int(self.redis.hget(key, "n") or 0), seen)
-                aid = create_album(n)
+                cur, n, nxt = (as_text(v) for v in self.redis.hmget(key, "cur", "n", "next"))
+                if cur != seen or nxt:
+                    return False  # a new album was installed, or one made ahead waits
+                number = next_number(int(n or 0), seen)
+                aid = create_album(number)
                 self._install(
-                    keys=[key, series_albums_key(series)], args=[seen, aid, REGULAR_LIMIT, n]
+                    keys=[key, series_albums_key(series)], args=[seen, aid, REGULAR_LIMIT, number]
                 )
                 return True
             finally:

@@ -46,11 +46,11 @@ if h[2] and h[2] ~= ARGV[1] and tonumber(h[3] or '0') > tonumber(ARGV[2]) then
 end
 redis.call('HSET', KEYS[1], 'state', 'claimed', 'token', ARGV[1],
            'lease_until', tonumber(ARGV[2]) + tonumber(ARGV[3]))
-local rs, rc, rp = '', '', 0
+local rs, rc, rp, re = '', '', 0, 0
 if (not h[8] or h[8] == '') and ARGV[4] ~= '' then
-  rs, rc, rp = reserve(KEYS[2], KEYS[1], ARGV[4], ARGV[5])
+  rs, rc, rp, re = reserve(KEYS[2], KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 end
-return {'claimed', h[7] or '', h[8] or '', h[9] or '', '', '', rs, rc, rp}
+return {'claimed', h[7] or '', h[8] or '', h[9] or '', '', '', rs, rc, rp, re}
 """
 )
 
@@ -104,9 +104,9 @@ def latency_field(duration_s: float) -> str:
     return f"upload_le_{bound:g}" if bound is not None else "upload_le_inf"
 
 
-def content_key(sha256: str) -> str:
+def content_key(digest: str) -> str:
     """The ledger record of one distinct content."""
-    return f"{PREFIX}:content:{sha256}"
+    return f"{PREFIX}:content:{digest}"
 
 
 def deliveries_key(watch_id: str, path: str, size: int, mtime_ns: int) -> str:
@@ -139,6 +139,7 @@ class Claim:
     path: str = ""
     reserved: str = ""  # the album slot taken with the claim ("" if none was asked or free)
     position: int = 0
+    create_ahead: bool = False  # see albums.RESERVE_LUA
 
     @property
     def in_doubt(self) -> bool:
@@ -164,18 +165,29 @@ class Ledger:
 
     def claim(
         self,
-        sha256: str,
+        digest: str,
         token: str,
         *,
         lease_s: int,
         now: float,
         series_key: str = "",
         marker: str = "",
+        ahead: tuple[str, int] = ("", 0),
     ) -> Claim:
-        """Take the per-content lease (and a slot in `series_key`), or learn it is taken."""
+        """Take the per-content lease (and a slot in `series_key`), or learn it is taken.
+
+        `ahead` is AlbumSeries.ahead_args(): when to ask for the next album to be made ahead.
+        """
         reply = self._claim(
-            keys=[content_key(sha256), series_key or content_key(sha256)],
-            args=[token, int(now * 1000), lease_s * 1000, marker if series_key else "", int(now)],
+            keys=[content_key(digest), series_key or content_key(digest)],
+            args=[
+                token,
+                int(now * 1000),
+                lease_s * 1000,
+                marker if series_key else "",
+                int(now),
+                *ahead,
+            ],
         )
         status, a, b, c, d, e, rs, rc = (as_text(x) for x in reply[:8])
         if status == "uploaded":
@@ -189,12 +201,13 @@ class Ledger:
                 intent_at=float(c or 0),
                 reserved=reserved,
                 position=int(reply[8] or 0),
+                create_ahead=bool(int(reply[9] or 0)),
             )
         return Claim(status)
 
     def finish(
         self,
-        sha256: str,
+        digest: str,
         *,
         pid: str,
         aid: str,
@@ -209,11 +222,11 @@ class Ledger:
         duration_s: float | None = None,
     ) -> None:
         """Record the upload: the content's pid/aid/owner, the path's outcome, the counters."""
-        outcome = FileOutcome(size, mtime_ns, "uploaded", sha256).encode()
+        outcome = FileOutcome(size, mtime_ns, "uploaded", digest).encode()
         bucket = "" if duration_s is None else latency_field(duration_s)
         millis = 0 if duration_s is None else max(int(duration_s * 1000), 0)
         self._finish(
-            keys=[content_key(sha256), files_key(watch_id), deliveries, STATS_KEY],
+            keys=[content_key(digest), files_key(watch_id), deliveries, STATS_KEY],
             args=[
                 "",
                 pid,
@@ -231,10 +244,10 @@ class Ledger:
             ],
         )
 
-    def release(self, sha256: str, token: str, deliveries: str, *, clear_intent: bool) -> None:
+    def release(self, digest: str, token: str, deliveries: str, *, clear_intent: bool) -> None:
         """Give up the claim (the task will retry); keep the intent if the outcome is unknown."""
         self._release(
-            keys=[content_key(sha256), deliveries], args=[token, "1" if clear_intent else "0"]
+            keys=[content_key(digest), deliveries], args=[token, "1" if clear_intent else "0"]
         )
 
     def settle(
@@ -251,9 +264,9 @@ class Ledger:
             args=[relpath if outcome else "", outcome.encode() if outcome else "", stat],
         )
 
-    def record(self, sha256: str) -> dict[str, str]:
+    def record(self, digest: str) -> dict[str, str]:
         """The ledger record of a content (for status, tests and the CLI)."""
-        raw = self.redis.hgetall(content_key(sha256))
+        raw = self.redis.hgetall(content_key(digest))
         return {as_text(k): as_text(v) for k, v in raw.items()}
 
     def count(self, stat: str) -> int:
@@ -268,9 +281,9 @@ class Ledger:
         """Count an API error that reached the pipeline (rare paths: one extra command)."""
         self.redis.hincrby(STATS_KEY, ERROR_FIELD_PREFIX + label, 1)
 
-    def forget_intent(self, sha256: str) -> bool:
+    def forget_intent(self, digest: str) -> bool:
         """Drop an unresolved upload intent (an operator retries it); never for an upload."""
-        key = content_key(sha256)
+        key = content_key(digest)
         if as_text(self.redis.hget(key, "state")) == "uploaded":
             return False
         return bool(self.redis.hdel(key, "intent_aid", "intent_marker", "intent_at"))

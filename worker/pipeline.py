@@ -8,14 +8,12 @@ the Celery task turns that into a countdown retry. Everything else ends in an ou
 
 from __future__ import annotations
 
-import hashlib
-import io
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 import structlog
 
@@ -36,6 +34,7 @@ from mediapost.errors import (
 )
 from worker import account
 from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot, album_name, series_key
+from worker.digest import content_digest, photo_marker
 from worker.disposal import after_upload, set_aside
 from worker.ledger import Claim, Ledger, content_key, deliveries_key
 from worker.messages import UploadRequest
@@ -69,23 +68,10 @@ class Outcome:
     owner: str = ""
 
 
-def photo_marker(sha256: str) -> str:
-    """A tag in the caption that lets us find our photo again after an ambiguous upload."""
-    return f"[mp:{sha256[:16]}]"
-
-
 def render_caption(template: str, path: Path, marker: str) -> str:
     """The caption from the folder's template, with our marker appended."""
     text = template.format(stem=path.stem, name=path.name, folder=path.parent.name).strip()
     return f"{text} {marker}" if text else marker
-
-
-def sha256_of(fh: BinaryIO) -> str:
-    """The content hash, streamed from the open file."""
-    fh.seek(0)
-    digest = hashlib.file_digest(cast(io.BufferedReader, fh), "sha256").hexdigest()
-    fh.seek(0)
-    return digest
 
 
 def backoff(retries: int, *, base: float = 10.0, cap: float = 300.0) -> float:
@@ -165,27 +151,28 @@ class UploadPipeline:
                 self.ledger.settle(folder.id, relpath, None, dkey)
                 log.info("file.changed_since_queued", file=relpath, watch_id=folder.id)
                 return Outcome("skipped", "the file changed after it was queued")
-            sha = sha256_of(fh)
+            digest = content_digest(fh)
             claim = self.ledger.claim(
-                sha,
+                digest,
                 token,
                 lease_s=self.settings.worker.claim_lease_s,
                 now=self.clock(),
                 series_key=series_key(folder.album_series),
-                marker=photo_marker(sha),
+                marker=photo_marker(digest),
+                ahead=self.albums.ahead_args(),
             )
             if claim.status == "uploaded":
-                return self._already_uploaded(folder, path, relpath, facts, sha, claim, dkey)
+                return self._already_uploaded(folder, path, relpath, facts, digest, claim, dkey)
             if (
                 claim.in_doubt
                 and (wait := claim.intent_at + self.in_doubt_grace - self.clock()) > 0
             ):
-                self.ledger.release(sha, token, dkey, clear_intent=False)
+                self.ledger.release(digest, token, dkey, clear_intent=False)
                 raise RetryLater(wait + random.uniform(0, 1), "an upload in doubt may still land")
             if claim.status == "busy":
                 self.ledger.settle(folder.id, relpath, None, dkey)
                 raise RetryLater(BUSY_RETRY_S + random.uniform(0, 5), "same content in flight")
-            upload = _Upload(self, folder, path, relpath, facts, sha, token, dkey, creds, acct)
+            upload = _Upload(self, folder, path, relpath, facts, digest, token, dkey, creds, acct)
             return upload.run(fh, claim, retries)
 
     def _pass_gates(
@@ -231,10 +218,10 @@ class UploadPipeline:
         request: UploadRequest,
         reason: str,
         dkey: str,
-        sha: str = "",
+        digest: str = "",
     ) -> Outcome:
         where = set_aside(path, folder, reason)
-        outcome = FileOutcome(request.size, request.mtime_ns, "set_aside", sha)
+        outcome = FileOutcome(request.size, request.mtime_ns, "set_aside", digest)
         self.ledger.settle(folder.id, relpath, outcome, dkey, stat="set_aside")
         log.warning(
             "file.set_aside", file=relpath, watch_id=folder.id, reason=reason, moved_to=str(where)
@@ -253,7 +240,7 @@ class UploadPipeline:
         path: Path,
         relpath: str,
         facts: FileFacts,
-        sha: str,
+        digest: str,
         claim: Claim,
         dkey: str,
     ) -> Outcome:
@@ -261,12 +248,12 @@ class UploadPipeline:
         crash before the ack (then it is recorded as uploaded, not as its own duplicate)."""
         same_file = (claim.watch_id, claim.path) == (folder.id, str(path))
         status = "uploaded" if same_file else "duplicate"
-        outcome = FileOutcome(facts.size, facts.mtime_ns, status, sha)
+        outcome = FileOutcome(facts.size, facts.mtime_ns, status, digest)
         self.ledger.settle(folder.id, relpath, outcome, dkey, stat="" if same_file else status)
         log.info(
             "photo.already_recorded" if same_file else "photo.duplicate",
             file=relpath,
-            sha256=sha,
+            digest=digest,
             pid=claim.pid,
             aid=claim.aid,
             owner=claim.owner,
@@ -292,7 +279,7 @@ class _Upload:
         path: Path,
         relpath: str,
         facts: FileFacts,
-        sha: str,
+        digest: str,
         token: str,
         dkey: str,
         creds: Credentials,
@@ -300,9 +287,9 @@ class _Upload:
     ) -> None:
         self.p = pipeline
         self.folder, self.path, self.relpath, self.facts = folder, path, relpath, facts
-        self.sha, self.token, self.dkey, self.creds, self.acct = sha, token, dkey, creds, acct
+        self.digest, self.token, self.dkey, self.creds, self.acct = digest, token, dkey, creds, acct
         self.client = pipeline.client_for(creds)
-        self.marker = photo_marker(sha)
+        self.marker = photo_marker(digest)
         self.started = pipeline.clock()
         self.attempts = 0
         # While an upload's outcome is unknown its intent must survive whatever fails next (the
@@ -317,7 +304,8 @@ class _Upload:
                 adopted = self._reconcile(claim.intent_aid, claim.intent_marker)
                 if adopted is not None:
                     return adopted
-            first = Slot(self.folder.album_series, claim.reserved, claim.position)
+            series = self.folder.album_series
+            first = Slot(series, claim.reserved, claim.position, claim.create_ahead)
             return self._upload(fh, first if claim.reserved else None)
         except RetryLater:
             raise
@@ -353,10 +341,12 @@ class _Upload:
                 slot, _created = self.p.albums.reserve(
                     self.folder.album_series,
                     mode=mode,
-                    content_key=content_key(self.sha),
+                    content_key=content_key(self.digest),
                     marker=self.marker,
                     create_album=self._create_album,
                 )
+            if slot.create_ahead:
+                self._create_ahead(slot)
             caption = render_caption(self.folder.caption_template, self.path, self.marker)
             try:
                 result = self.client.upload(
@@ -394,6 +384,14 @@ class _Upload:
                 self.p.ledger.redis.hsetnx(f"mp:series:{slot.series}", "default_aid", photo.aid)
             return self._record(photo.pid, photo.aid, photo.owner, position=slot.position)
         raise RetryLater(30.0, "album rollover did not settle")
+
+    def _create_ahead(self, slot: Slot) -> None:
+        """Make the next album now, so no upload waits for it when this one fills up."""
+        try:
+            self.p.albums.make_next(slot, self._create_album)
+        except MediaPostError as exc:  # the rollover at the full album tries again
+            self._count_error(exc)
+            log.warning("album.create_ahead_failed", series=slot.series, error=str(exc))
 
     def _create_album(self, n: int) -> str:
         name = album_name(self.folder.album_name_template, self.folder.path.name, n)
@@ -438,7 +436,7 @@ class _Upload:
                 "stored and its album is unknown; check the gallery, then `mediapost retry-failed`"
             )
             self.p.ledger.incr("in_doubt_unresolved")
-            log.error("upload.in_doubt_unresolved", file=self.relpath, sha256=self.sha)
+            log.error("upload.in_doubt_unresolved", file=self.relpath, digest=self.digest)
             self._release(clear_intent=False)
             return self._set_aside(reason)
         for photo in self.client.iter_album_photos(aid):
@@ -455,7 +453,7 @@ class _Upload:
         self, pid: str, aid: str, owner: str, *, position: int = 0, adopted: bool = False
     ) -> Outcome:
         self.p.ledger.finish(
-            self.sha,
+            self.digest,
             pid=pid,
             aid=aid,
             owner=owner,
@@ -474,7 +472,7 @@ class _Upload:
             owner=owner,
             file=self.relpath,
             watch_id=self.folder.id,
-            sha256=self.sha,
+            digest=self.digest,
             bytes=self.facts.size,
             attempts=max(self.attempts, 1),
             duration_s=round(self.p.clock() - self.started, 4),
@@ -489,7 +487,7 @@ class _Upload:
             self.folder.id, str(self.path), self.facts.size, self.facts.mtime_ns
         )
         return self.p._set_aside(
-            self.folder, self.path, self.relpath, request, reason, self.dkey, self.sha
+            self.folder, self.path, self.relpath, request, reason, self.dkey, self.digest
         )
 
     def _count_error(self, exc: MediaPostError) -> None:
@@ -499,7 +497,7 @@ class _Upload:
 
     def _release(self, *, clear_intent: bool) -> None:
         clear = clear_intent and not self.in_doubt
-        self.p.ledger.release(self.sha, self.token, self.dkey, clear_intent=clear)
+        self.p.ledger.release(self.digest, self.token, self.dkey, clear_intent=clear)
 
     def _pause(self, exc: MediaPostError) -> None:
         if isinstance(exc, SessionExpired):

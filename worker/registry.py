@@ -50,7 +50,7 @@ class FileOutcome:
     size: int
     mtime_ns: int
     outcome: str
-    sha256: str = ""
+    digest: str = ""  # worker/digest.py
 
     def encode(self) -> str:
         """Compact JSON for the index."""
@@ -59,7 +59,7 @@ class FileOutcome:
                 "size": self.size,
                 "mtime_ns": self.mtime_ns,
                 "outcome": self.outcome,
-                "sha256": self.sha256,
+                "digest": self.digest,
             },
             separators=(",", ":"),
         )
@@ -72,7 +72,7 @@ class FileOutcome:
             int(data["size"]),
             int(data["mtime_ns"]),
             str(data["outcome"]),
-            str(data.get("sha256", "")),
+            str(data.get("digest", "")),
         )
 
     def is_final_for(self, size: int, mtime_ns: int) -> bool:

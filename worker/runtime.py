@@ -22,6 +22,7 @@ from worker import registry
 from worker.account import credentials_fingerprint
 from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot
 from worker.ledger import Ledger
+from worker.messages import UPLOAD_QUEUE
 from worker.pipeline import UploadPipeline
 
 log = structlog.get_logger(__name__)
@@ -41,7 +42,9 @@ class Runtime:
             socket_connect_timeout=10,
         )
         self.ledger = Ledger(self.redis)
-        self.albums = AlbumSeries(self.redis)
+        self.albums = AlbumSeries(
+            self.redis, queue=UPLOAD_QUEUE, create_ahead=settings.worker.album_create_ahead
+        )
         retry = settings.retry
         concurrency = settings.worker.concurrency if settings.worker.pool == "threads" else 1
         self.http = MediaPostClient.make_http_client(

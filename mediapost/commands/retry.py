@@ -108,8 +108,8 @@ def _return(
     new_rel = target.relative_to(folder.path).as_posix()
     raw = redis.hget(registry.files_key(folder.id), old_rel)
     if raw is not None:
-        sha = registry.FileOutcome.decode(raw).sha256
-        if sha and ledger.forget_intent(sha):
+        digest = registry.FileOutcome.decode(raw).digest
+        if digest and ledger.forget_intent(digest):
             report.intents_forgotten += 1
     registry.forget_paths(redis, folder.id, sorted({old_rel, new_rel}))
     report.returned.append(Returned(folder.id, new_rel, reason))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import blake3
 import httpx
 
 from config.settings import WatchFolder
@@ -63,8 +64,13 @@ def hold(seconds: float) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    """The content hash of a file, as the worker computes it."""
+    """The content hash of a file, as the emulator reports it."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ledger_digest(path: Path) -> str:
+    """The content digest of a file, as the worker's ledger keys it (BLAKE3)."""
+    return blake3.blake3(path.read_bytes()).hexdigest()
 
 
 @dataclass
@@ -94,6 +100,7 @@ class FaultStack(Stack):
     secrets: set[str] = field(default_factory=lambda: set(SECRETS))
     # watch id -> relpath -> sha256 of every file that must end uploaded or duplicate
     expected: dict[str, dict[str, str]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # sha256 -> the ledger's digest
     # watch id -> relpaths that must be set aside
     expected_aside: dict[str, set[str]] = field(default_factory=dict)
     folders: dict[str, WatchFolder] = field(default_factory=dict)
@@ -224,7 +231,8 @@ class FaultStack(Stack):
         self.folders[folder.id] = folder
         mine = self.expected.setdefault(folder.id, {})
         for p in paths:
-            mine[str(p.relative_to(folder.path))] = sha256_file(p)
+            sha = mine[str(p.relative_to(folder.path))] = sha256_file(p)
+            self.digests[sha] = ledger_digest(p)
 
     def expect_set_aside(self, folder: WatchFolder, paths: Iterable[Path]) -> None:
         """These files must end set aside (moved to .failed/ with a .why.txt)."""
@@ -356,10 +364,11 @@ class FaultStack(Stack):
                 got = outcomes.get(rel)
                 assert got is not None, f"{wid}/{rel!r}: no outcome (lost)"
                 assert got.outcome in ("uploaded", "duplicate"), f"{wid}/{rel!r}: {got.outcome}"
-                assert got.sha256 == sha, f"{wid}/{rel!r}: recorded for another content"
+                digest = self.digests[sha]
+                assert got.digest == digest, f"{wid}/{rel!r}: recorded for another content"
                 uploaded += got.outcome == "uploaded"
                 duplicates += got.outcome == "duplicate"
-                record = self.redis.hgetall(content_key(sha))
+                record = self.redis.hgetall(content_key(digest))
                 assert record.get("state") == "uploaded", f"{rel!r}: ledger {record}"
                 assert record.get("pid") and record.get("aid") and record.get("owner"), record
                 photo = stored.get(record["pid"])

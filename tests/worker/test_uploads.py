@@ -37,8 +37,8 @@ def test_250_photos_fill_five_albums_of_sixty_with_four_concurrent_workers(stack
     emulator_pids = {p["pid"] for p in inspect["photos"]}
     assert {line["pid"] for line in uploaded} == emulator_pids
     for line in uploaded:
-        assert line["aid"] and line["owner"] and line["sha256"] and line["bytes"] > 0
-        record = stack.redis.hgetall(f"mp:content:{line['sha256']}")
+        assert line["aid"] and line["owner"] and line["digest"] and line["bytes"] > 0
+        record = stack.redis.hgetall(f"mp:content:{line['digest']}")
         assert (record["pid"], record["aid"], record["owner"]) == (
             line["pid"],
             line["aid"],
