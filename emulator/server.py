@@ -23,6 +23,11 @@ from emulator.config import EmulatorConfig
 from emulator.endpoint import api_endpoint
 from emulator.state import STATE_KEY, EmulatorState
 
+# How much of a request body aiohttp buffers before it stops reading the socket. Its 64 KiB
+# default pauses and resumes reading many times per upload; with 1 MiB, 8 threads uploading
+# 25 MB files cost the emulator ~12 % less CPU (3 alternating runs each: 18.8 -> 16.6 ms per
+# upload) for at most ~2 MiB held per upload. One connection of 4 MiB uploads: no change.
+READ_BUFSIZE = 1 << 20
 API_PATH = "/api.php"
 
 
@@ -76,7 +81,9 @@ async def _serve(config: EmulatorConfig) -> None:
 
 
 async def _start(app: web.Application, config: EmulatorConfig) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.shutdown_timeout_s)
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=config.shutdown_timeout_s, read_bufsize=READ_BUFSIZE
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
