@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
 import redis as redis_lib
 
 from worker.albums import (
@@ -169,3 +170,39 @@ def test_a_rollover_takes_the_album_made_ahead_instead_of_making_another(
     assert series._roll_over("both", "album-1", create) is False
     assert _fill(series, "both", 1, create)[0].album == "album-2"
     assert created == [1, 2]
+
+
+def test_a_failed_creation_ahead_leaves_the_rollover_to_make_the_album(
+    redis_client: redis_lib.Redis,
+) -> None:
+    """The API refuses the early createAlbum: no album waits, the lease is free, the full
+    album still rolls over to album 2 once."""
+    series = AlbumSeries(redis_client, queue="q", create_ahead=16)
+    redis_client.rpush("q", *range(100))
+    _fill(series, "fail", 44, lambda n: f"album-{n}")
+    slot, _ = series.reserve(
+        "fail", mode="series", content_key="mp:content:y", marker="m", create_album=str
+    )
+    assert slot.create_ahead
+
+    def refuse(n: int) -> str:
+        raise RuntimeError("service unavailable")
+
+    with pytest.raises(RuntimeError):
+        series.make_next(slot, refuse)
+    assert "next" not in series.state("fail")
+    assert not redis_client.exists("mp:series:fail:creating")
+    created: list[int] = []
+
+    def create(n: int) -> str:
+        created.append(n)
+        return f"album-{n}"
+
+    later = [
+        series.reserve(
+            "fail", mode="series", content_key="mp:content:x", marker="m", create_album=create
+        )[0]
+        for _ in range(16)
+    ]
+    assert [s.album for s in later] == ["album-1"] * 15 + ["album-2"]
+    assert created == [2]
