@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -111,6 +112,11 @@ def series_key(series: str) -> str:
 def series_albums_key(series: str) -> str:
     """Every album the series created, in order (for status and reconciliation)."""
     return f"{PREFIX}:series:{series}:albums"
+
+
+def _lease_key(series_state_key: str) -> str:
+    """Held by the one worker creating the series' next album."""
+    return f"{series_state_key}:creating"
 
 
 def album_name(template: str, folder: str, n: int) -> str:
@@ -220,39 +226,43 @@ class AlbumSeries:
         `next` field until a reservation finds the current album full.
         """
         key = series_key(slot.series)
-        lock = f"{key}:creating"
-        token = uuid.uuid4().hex
-        if not self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
-            return None  # a rollover or another creation ahead is under way
-        try:
-            cur, n, nxt = (as_text(v) for v in self.redis.hmget(key, "cur", "n", "next"))
-            if nxt or cur != slot.album:
-                return None
-            number = next_number(int(n or 0), cur)
+        with self._creation_lease(key) as won:
+            if not won or (number := self._number_to_create(key, slot.album)) is None:
+                return None  # another creation is under way, or none is needed any more
             aid = create_album(number)
             self._stash(keys=[key], args=[aid, number])
             return aid
+
+    @contextmanager
+    def _creation_lease(self, key: str) -> Iterator[bool]:
+        """The series' lease on creating its next album: whether we hold it (then released)."""
+        lock, token = _lease_key(key), uuid.uuid4().hex
+        won = bool(self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)))
+        try:
+            yield won
         finally:
-            self._unlock(keys=[lock], args=[token])
+            if won:
+                self._unlock(keys=[lock], args=[token])
+
+    def _number_to_create(self, key: str, current: str) -> int | None:
+        """The next album's number, or None if `current` was replaced or one made ahead waits."""
+        cur, n, nxt = (as_text(v) for v in self.redis.hmget(key, "cur", "n", "next"))
+        return None if cur != current or nxt else next_number(int(n or 0), current)
 
     def _roll_over(self, series: str, seen: str, create_album: Callable[[int], str]) -> bool:
         """Create the next album if we win the lease; otherwise wait until it changes."""
         key = series_key(series)
-        lock = f"{key}:creating"
-        token = uuid.uuid4().hex
-        if self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
-            try:
-                cur, n, nxt = (as_text(v) for v in self.redis.hmget(key, "cur", "n", "next"))
-                if cur != seen or nxt:
+        with self._creation_lease(key) as won:
+            if won:
+                number = self._number_to_create(key, seen)
+                if number is None:
                     return False  # a new album was installed, or one made ahead waits
-                number = next_number(int(n or 0), seen)
                 aid = create_album(number)
                 self._install(
                     keys=[key, series_albums_key(series)], args=[seen, aid, REGULAR_LIMIT, number]
                 )
                 return True
-            finally:
-                self._unlock(keys=[lock], args=[token])
+        lock = _lease_key(key)
         # Bounded poll: the winner's album creation is one API call.
         for _ in range(int(self.lock_ttl_s / 0.05)):
             if as_text(self.redis.hget(key, "cur")) != seen or not self.redis.exists(lock):
