@@ -95,7 +95,9 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # One write(2) per line (message and newline together): prefork children share stderr,
+        # and PrintLogger's two writes let their lines interleave (`}{`, empty lines).
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     # Third-party libraries log through the stdlib: render them the same way, redacted.

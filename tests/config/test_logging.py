@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 from config.logging import REDACTED, SecretRedactor
 
 
@@ -31,3 +36,39 @@ def test_secrets_learnt_later_are_removed_too() -> None:
     redact = SecretRedactor()
     redact.add(["new-session-key"])
     assert redact.scrub("using new-session-key now") == f"using {REDACTED} now"
+
+
+FORKED_LOGGERS = """
+import os, sys
+from config.logging import configure_logging
+import structlog
+configure_logging(fmt="json")
+children = []
+for n in range(4):
+    pid = os.fork()
+    if pid == 0:
+        log = structlog.get_logger()
+        for i in range(LINES):
+            log.info("photo.uploaded", child=n, i=i, pad="x" * 300)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+
+
+def test_log_lines_from_forked_processes_sharing_stderr_stay_whole(tmp_path: Path) -> None:
+    """Prefork pool children share the worker's stderr: each line must be one write(2)."""
+    lines = 1500
+    out = tmp_path / "stderr.log"
+    with out.open("wb") as err:
+        subprocess.run(
+            [sys.executable, "-c", FORKED_LOGGERS.replace("LINES", str(lines))],
+            stderr=err,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+            timeout=60,
+        )
+    text = out.read_text().splitlines()
+    events = [json.loads(line) for line in text]  # a glued or split line fails here
+    assert len(events) == 4 * lines
