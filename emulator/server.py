@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import admin, gallery, login
+from emulator import admin, gallery, heap, login
 from emulator.config import EmulatorConfig
 from emulator.endpoint import api_endpoint
 from emulator.state import STATE_KEY, EmulatorState
@@ -59,6 +59,7 @@ def create_app(config: EmulatorConfig) -> web.Application:
 
 def serve(config: EmulatorConfig) -> None:
     """Run the emulator until SIGINT or SIGTERM; prints one line with its URL."""
+    heap.keep_freed_buffers()
     _run(_serve(config))
 
 
