@@ -110,6 +110,28 @@ def test_curl_multipart_upload_is_accepted_and_stored_intact(
     assert photo["filename"] == "big.jpg"
 
 
+def test_chunked_upload_split_anywhere_is_stored_intact(emu: RunningEmulator) -> None:
+    """Transfer-Encoding: chunked, HTTP chunks of 1 B to 64 KiB cutting through delimiters."""
+    aid = create_album(emu.url)
+    almost_a_delimiter = b"\r\n--" + SEED_BOUNDARY[:-1].encode()
+    content = b"\xff\xd8\xff\xe0" + os.urandom(300_000) + almost_a_delimiter
+    body = multipart(signed(seed_fields(aid)), FilePart(content))
+    sizes = [1, 3, 17, 65536, 2, 40]
+    pieces, at = [], 0
+    while at < len(body):
+        size = sizes[len(pieces) % len(sizes)]
+        pieces.append(body[at : at + size])
+        at += size
+    headers = {"Content-Type": f"multipart/form-data; boundary={SEED_BOUNDARY}"}
+    # An iterator makes httpx send each piece as its own HTTP chunk, with no Content-Length.
+    response = httpx.post(emu.url, content=iter(pieces), headers=headers, timeout=30)
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert xml(response).findtext("aid") == aid
+    [photo] = emu.inspect()["photos"]
+    assert photo["sha256"] == hashlib.sha256(content).hexdigest()
+    assert photo["size"] == len(content)
+
+
 def test_bare_lf_body_is_rejected_with_100_and_a_clear_message(emu: RunningEmulator) -> None:
     """The seed's body with \\n instead of \\r\\n is refused: the contract requires CRLF."""
     aid = create_album(emu.url)
