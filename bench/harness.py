@@ -227,6 +227,9 @@ class JsonLog:
         self.path = path
         self._offset = 0
         self._rest = b""
+        # Lines that begin like JSON but do not parse: two lines glued together, say; a
+        # benchmark must say so rather than count the events in them as missing.
+        self.broken: list[bytes] = []
 
     def read_new(self) -> list[dict[str, Any]]:
         """The complete JSON lines written since the last call (other lines are skipped)."""
@@ -245,5 +248,5 @@ class JsonLog:
                 try:
                     events.append(json.loads(line))
                 except ValueError:
-                    continue
+                    self.broken.append(line)
         return events

@@ -40,6 +40,9 @@ class Events:
                 self.enqueued.setdefault(key, iso_to_unix(event["timestamp"]))
             elif event.get("level") in PROBLEMS:
                 self.problems.append(event)
+        for log in (self._worker, self._watcher):
+            self.problems += [{"event": "log.unparseable", "line": ln[:300]} for ln in log.broken]
+            log.broken.clear()
 
     def upload_time(self, watch_id: str, name: str, since: float) -> float | None:
         """When this file was uploaded at or after `since` (Unix seconds), if it was."""
