@@ -96,11 +96,16 @@ def test_uploads_still_running_after_the_grace_are_requeued_and_uploaded_once(
 def test_the_guard_cuts_off_only_a_warm_shutdown_that_outlives_its_grace() -> None:
     """Cold shutdowns and idle workers are left alone; a late warm one stops children, exits."""
     calls: list[str] = []
+
+    def stop_children() -> int:
+        calls.append("children")
+        return 0
+
     guard = ShutdownGuard(
         0.01,
         force_after_s=60,
         running=lambda: 2,
-        stop_children=lambda: calls.append("children") or 0,
+        stop_children=stop_children,
         exit_now=lambda code: calls.append(f"exit {code}"),
     )
     guard.on_shutting_down(how="Cold")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from tests.commands.invoke import run
 from tests.images import write_image
@@ -12,11 +13,11 @@ from worker import account
 from worker.snapshot import Snapshot
 
 
-def status(stack: Stack) -> dict[str, object]:
+def status(stack: Stack) -> dict[str, Any]:
     """`mediapost status --json`, parsed."""
     result = run(stack, "status", "--json")
     assert result.exit_code == 0, result.output
-    data: dict[str, object] = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
     return data
 
 
@@ -43,7 +44,7 @@ def test_status_json_counts_the_queue_while_uploads_run_and_the_outcomes_after(
     assert after["queue"] == {"waiting": 0, "in_flight": 0}
     assert after["files"] == {"uploaded": 6, "duplicate": 0, "set_aside": 0}
     assert after["in_doubt"] == {"in_doubt": 0, "in_doubt_unresolved": 0, "adopted": 0}
-    (series,) = after["series"]  # type: ignore[misc]
+    (series,) = after["series"]
     assert (series["name"], series["fill"], series["limit"], series["albums"]) == (
         "holiday",
         6,
@@ -63,7 +64,7 @@ def test_status_names_an_account_pause_and_its_reason_without_any_secret(stack: 
     assert table.exit_code == 0, table.output
     assert f"PAUSED     account acct123: {reason}" in table.stdout
     assert "no album series yet" in table.stdout
-    (paused,) = status(stack)["accounts"]  # type: ignore[misc]
+    (paused,) = status(stack)["accounts"]
     assert (paused["account"], paused["paused"], paused["code"]) == ("acct123", True, 102)
     assert paused["reason"] == reason
     assert 0 <= paused["paused_for_s"] < 60

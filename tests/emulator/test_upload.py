@@ -117,7 +117,8 @@ def test_chunked_upload_split_anywhere_is_stored_intact(emu: RunningEmulator) ->
     content = b"\xff\xd8\xff\xe0" + os.urandom(300_000) + almost_a_delimiter
     body = multipart(signed(seed_fields(aid)), FilePart(content))
     sizes = [1, 3, 17, 65536, 2, 40]
-    pieces, at = [], 0
+    pieces: list[bytes] = []
+    at = 0
     while at < len(body):
         size = sizes[len(pieces) % len(sizes)]
         pieces.append(body[at : at + size])

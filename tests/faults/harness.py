@@ -27,7 +27,7 @@ from tests.worker.harness import (
     SECRETS,
     ChildProcess,
     Stack,
-    WorkerProcess,
+    as_text,
     wait_for,
 )
 from worker import registry
@@ -109,19 +109,6 @@ class FaultStack(Stack):
     first_drop_at: float | None = None
 
     # Processes
-
-    def start_worker(
-        self,
-        concurrency: int = 4,
-        pool: str = "threads",
-        *,
-        argv_prefix: tuple[str, ...] = (),
-        unprivileged: bool = False,
-        **env: str,
-    ) -> WorkerProcess:
-        """Start `mediapost worker` (optionally without root's file capabilities)."""
-        prefix = tuple(drop_file_capabilities_argv()) if unprivileged else argv_prefix
-        return super().start_worker(concurrency, pool, argv_prefix=prefix, **env)
 
     def watch_folder(self, name: str, **options: Any) -> WatchFolder:
         """A drop folder for the watcher (published by the watcher itself when it starts)."""
@@ -357,7 +344,7 @@ class FaultStack(Stack):
         uploaded = duplicates = 0
         for wid, files in self.expected.items():
             outcomes = {
-                k: registry.FileOutcome.decode(v)
+                as_text(k): registry.FileOutcome.decode(as_text(v))
                 for k, v in self.redis.hgetall(registry.files_key(wid)).items()
             }
             for rel, sha in files.items():
@@ -368,7 +355,10 @@ class FaultStack(Stack):
                 assert got.digest == digest, f"{wid}/{rel!r}: recorded for another content"
                 uploaded += got.outcome == "uploaded"
                 duplicates += got.outcome == "duplicate"
-                record = self.redis.hgetall(content_key(digest))
+                record = {
+                    as_text(k): as_text(v)
+                    for k, v in self.redis.hgetall(content_key(digest)).items()
+                }
                 assert record.get("state") == "uploaded", f"{rel!r}: ledger {record}"
                 assert record.get("pid") and record.get("aid") and record.get("owner"), record
                 photo = stored.get(record["pid"])
@@ -405,38 +395,29 @@ class FaultStack(Stack):
     def check_no_secrets(self) -> None:
         """No secret in any log file, in any Redis key or value, or in a task's arguments."""
         for path in self.log_files():
-            text = path.read_bytes()
+            data = path.read_bytes()
             for secret in self.secrets:
-                assert secret.encode() not in text, f"{secret!r} leaked into {path.name}"
+                assert secret.encode() not in data, f"{secret!r} leaked into {path.name}"
         for where, text in self.redis_texts():
             for secret in self.secrets:
                 assert secret not in text, f"{secret!r} leaked into Redis: {where}"
 
     def redis_texts(self) -> Iterator[tuple[str, str]]:
         """Every key and value in the database, kombu message bodies decoded."""
-        for key in self.redis.scan_iter(count=1000):
-            yield key, key
-            kind = self.redis.type(key)
-            values: Iterable[str]
-            if kind == "string":
-                values = [self.redis.get(key) or ""]
-            elif kind == "hash":
-                values = [x for kv in self.redis.hgetall(key).items() for x in kv]
-            elif kind == "list":
-                values = self.redis.lrange(key, 0, -1)
-            elif kind == "set":
-                values = self.redis.smembers(key)
-            elif kind == "zset":
-                values = [m for m, _ in self.redis.zrange(key, 0, -1, withscores=True)]
-            else:
-                values = []
-            for value in values:
-                yield key, value
-                yield key, decode_message(value)
+        seen_keys: set[str] = set()
+        for key, value in self.redis_values():
+            if key not in seen_keys:
+                seen_keys.add(key)
+                yield key, key
+            yield key, value
+            yield key, decode_message(value)
 
     def task_kwargs_seen(self) -> list[dict[str, Any]]:
         """The kwargs of every upload message in the queue or unacknowledged right now."""
-        raws = [*self.redis.lrange(UPLOAD_QUEUE, 0, -1), *self.redis.hvals("unacked")]
+        raws = [
+            as_text(raw)
+            for raw in [*self.redis.lrange(UPLOAD_QUEUE, 0, -1), *self.redis.hvals("unacked")]
+        ]
         found = []
         for raw in raws:
             message = _message(raw)

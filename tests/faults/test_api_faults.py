@@ -21,7 +21,7 @@ def test_an_outage_longer_than_the_retry_budget_ends_with_every_file_once_and_no
 ) -> None:
     """Code 2 on every call for 8 s: tasks back off (bounded calls), then all finish."""
     folder = stack.watch_folder("outage")
-    stack.start_worker(concurrency=4, **SHORT_BUDGET)
+    stack.start_worker(concurrency=4, environ=SHORT_BUDGET)
     stack.start_watcher(folder)
     stack.drop_images(folder, 1, seed=4000, prefix="warm")
     wait_for(lambda: stack.settled() == 1, 30, "the warm-up upload")
@@ -83,7 +83,7 @@ def test_a_slow_api_that_trips_timeouts_uploads_every_file_exactly_once(
 ) -> None:
     """Answers slower than MEDIAPOST_HTTP_TIMEOUT_S (1 s): in doubt, reconciled, never twice."""
     folder = stack.watch_folder(f"slow-{slowness}")
-    stack.start_worker(concurrency=4, MEDIAPOST_HTTP_TIMEOUT_S="1", **SHORT_BUDGET)
+    stack.start_worker(concurrency=4, environ=SHORT_BUDGET, MEDIAPOST_HTTP_TIMEOUT_S="1")
     stack.start_watcher(folder)
     stack.drop_images(folder, 1, seed=4200, prefix="warm")
     wait_for(lambda: stack.settled() == 1, 30, "the warm-up upload")
@@ -111,8 +111,8 @@ def test_an_expired_session_pauses_until_a_new_key_is_written_and_nothing_leaks(
     key_file = stack.root / "session_key"
     key_file.write_text("demo-session\n")
     keyed = {"MEDIAPOST_SESSION_KEY_FILE": str(key_file)}
-    stack.start_worker(concurrency=2, **keyed)
-    stack.start_worker(concurrency=2, **keyed)
+    stack.start_worker(concurrency=2, environ=keyed)
+    stack.start_worker(concurrency=2, environ=keyed)
     stack.start_watcher(folder)
     port = free_port()
     stack.start_flower(port)

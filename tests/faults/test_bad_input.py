@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.faults import badfiles
-from tests.faults.harness import FaultStack
+from tests.faults.harness import FaultStack, drop_file_capabilities_argv
 from tests.images import image_bytes
 from tests.worker.harness import json_lines, wait_for
 
@@ -26,7 +26,10 @@ def test_bad_files_are_set_aside_or_skipped_and_never_block_the_good_ones(
     """Truncated, not an image, bomb, too big, unreadable: set aside; empty, link, FIFO: skipped."""
     folder = stack.watch_folder("bad-input")
     worker = stack.start_worker(
-        concurrency=4, unprivileged=True, MEDIAPOST_MAX_FILE_BYTES=str(MAX_BYTES)
+        concurrency=4,
+        # Without root's file capabilities, so an unreadable file is unreadable to the worker.
+        argv_prefix=tuple(drop_file_capabilities_argv()),
+        MEDIAPOST_MAX_FILE_BYTES=str(MAX_BYTES),
     )
     watcher = stack.start_watcher(folder, rescan_s=2)
     d = folder.path

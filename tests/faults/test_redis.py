@@ -10,7 +10,7 @@ import pytest
 from tests.faults.harness import FaultStack, hold
 from tests.faults.redis_server import RedisServer
 from tests.scheduler.proxy import TcpProxy
-from tests.worker.harness import wait_for
+from tests.worker.harness import as_text, wait_for
 from worker.messages import UPLOAD_QUEUE
 
 pytestmark = pytest.mark.faults
@@ -58,8 +58,8 @@ def test_redis_unreachable_for_ten_seconds_during_a_burst_loses_nothing(
     try:
         folder = stack.watch_folder("redis-down")
         stack.post_admin("faults", {"latency_ms": 100})
-        stack.start_worker(concurrency=4, **via_proxy)
-        stack.start_worker(concurrency=4, **via_proxy)
+        stack.start_worker(concurrency=4, environ=via_proxy)
+        stack.start_worker(concurrency=4, environ=via_proxy)
         stack.start_watcher(folder, rescan_s=5, **via_proxy)
         stack.drop_images(folder, 60, seed=3300, prefix="a")
         wait_for(lambda: stack.settled() >= 15, 60, "the burst to be under way")
@@ -86,7 +86,7 @@ def test_lost_messages_are_sent_again_and_lost_acks_cleared_by_the_rescan(
     stack.start_watcher(folder, rescan_s=2)
     files = stack.drop_images(folder, 10, seed=3600)
     wait_for(lambda: stack.redis.llen(UPLOAD_QUEUE) == len(files), 30, "the messages")
-    raw = stack.redis.lindex(UPLOAD_QUEUE, 0)
+    raw = as_text(stack.redis.lindex(UPLOAD_QUEUE, 0))
     stack.redis.delete(UPLOAD_QUEUE)  # what the BRPOP-to-unacked window or an AOF gap loses
     stack.start_worker(concurrency=4)
     stack.fault_over()

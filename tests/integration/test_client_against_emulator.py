@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -158,8 +160,6 @@ def test_communities_token_and_session_flow_end_to_end(emulator: RunningEmulator
         assert api.upload(_file(4), filename="s.jpg").photo.owner == session.uid
 
 
-def _file(seed: int) -> bytes:
+def _file(seed: int) -> BinaryIO:
     """Image bytes wrapped as an in-memory binary file."""
-    import io
-
-    return io.BytesIO(image_bytes(10_000 + seed))  # type: ignore[return-value]
+    return io.BytesIO(image_bytes(10_000 + seed))

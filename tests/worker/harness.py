@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,12 @@ from worker import registry
 from worker.messages import UPLOAD_QUEUE, UPLOAD_TASK, UploadRequest
 
 SECRETS = ("demo-secret", "demo-session")
+
+
+def as_text(value: object) -> str:
+    """A reply of the tests' Redis clients (decode_responses=True): text, typed as such."""
+    assert isinstance(value, str), f"expected text from Redis, got {type(value).__name__}"
+    return value
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> None:
@@ -108,14 +114,19 @@ class Stack:
         pool: str = "threads",
         *,
         argv_prefix: tuple[str, ...] = (),
+        environ: Mapping[str, str] | None = None,
         **env: str,
     ) -> WorkerProcess:
-        """Start a worker subprocess (behind `argv_prefix`, if any) and wait until it is ready."""
+        """Start a worker subprocess (behind `argv_prefix`, if any) and wait until it is ready.
+
+        Its environment adds `environ` (a shared set of settings) and then `env` to the stack's.
+        """
         n = len(self.workers)
         log_path = self.root / f"worker-{n}.log"
         full_env = {
             **os.environ,
             **self.env,
+            **(environ or {}),
             **env,
             "MEDIAPOST_WORKER__CONCURRENCY": str(concurrency),
             "MEDIAPOST_WORKER__POOL": pool,
@@ -169,7 +180,27 @@ class Stack:
     def outcomes(self, folder: WatchFolder) -> dict[str, registry.FileOutcome]:
         """The per-file outcomes the workers recorded."""
         raw = self.redis.hgetall(registry.files_key(folder.id))
-        return {k: registry.FileOutcome.decode(v) for k, v in raw.items()}
+        return {as_text(k): registry.FileOutcome.decode(as_text(v)) for k, v in raw.items()}
+
+    def redis_values(self) -> Iterator[tuple[str, str]]:
+        """Every key with each text it holds (a hash's fields and values alike)."""
+        for key in map(as_text, self.redis.scan_iter(count=1000)):
+            kind = self.redis.type(key)
+            values: Iterable[object]
+            if kind == "string":
+                values = [self.redis.get(key) or ""]
+            elif kind == "hash":
+                values = [x for kv in self.redis.hgetall(key).items() for x in kv]
+            elif kind == "list":
+                values = self.redis.lrange(key, 0, -1)
+            elif kind == "set":
+                values = self.redis.smembers(key)
+            elif kind == "zset":
+                values = self.redis.zrange(key, 0, -1)
+            else:
+                values = []
+            for value in values:
+                yield key, as_text(value)
 
     def wait_settled(self, folder: WatchFolder, count: int, timeout: float = 120) -> None:
         """Wait until `count` files of the folder have a final outcome."""

@@ -72,21 +72,7 @@ def test_same_content_under_two_names_is_uploaded_once_and_recorded_as_duplicate
 
 def redis_dump(stack: Stack) -> list[str]:
     """Every key and every value in the test database, as text."""
-    dump: list[str] = []
-    for key in stack.redis.scan_iter("*"):
-        dump.append(key)
-        kind = stack.redis.type(key)
-        if kind == "string":
-            dump.append(stack.redis.get(key) or "")
-        elif kind == "hash":
-            dump.extend(f"{k}={v}" for k, v in stack.redis.hgetall(key).items())
-        elif kind == "list":
-            dump.extend(stack.redis.lrange(key, 0, -1))
-        elif kind == "set":
-            dump.extend(stack.redis.smembers(key))
-        elif kind == "zset":
-            dump.extend(stack.redis.zrange(key, 0, -1))
-    return dump
+    return [text for pair in stack.redis_values() for text in pair]
 
 
 def test_no_secret_appears_in_logs_redis_or_task_messages(stack: Stack) -> None:
