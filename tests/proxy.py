@@ -1,4 +1,4 @@
-"""A small TCP proxy for tests: forward, or hold new connections in a black hole."""
+"""A TCP proxy for tests (no mocks): take a service down and back, or swallow what is sent."""
 
 from __future__ import annotations
 
@@ -8,27 +8,60 @@ import threading
 from types import TracebackType
 
 
-class Proxy:
-    """Listens on 127.0.0.1:<free port> and forwards to a target unless `holding`."""
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target once `up()`; the port stays the same across restarts.
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    `down()` refuses new connections and resets open ones (a service going away). With
+    `holding` set, new connections and whatever arrives on kept-alive ones are read and dropped,
+    never forwarded (a black hole), and `held` is set.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
         self.holding = False
         self.held = threading.Event()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._listener: socket.socket | None = None
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
+    def up(self) -> None:
+        """Listen and forward."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        """Stop listening (connects are refused) and reset every open connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
             try:
-                client, _ = self._server.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
-            self._sockets.append(client)
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    return
+                self._conns.append(client)
             if self.holding:
                 self.held.set()  # never read, never forwarded: the request goes nowhere
                 continue
@@ -37,11 +70,16 @@ class Proxy:
             except OSError:
                 client.close()
                 continue
-            self._sockets.append(upstream)
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
+                self._conns.append(upstream)
             for src, dst, outbound in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(src, dst, outbound), daemon=True).start()
+                threading.Thread(target=self._pump, args=(src, dst, outbound), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
         try:
             while data := src.recv(65536):
                 if outbound and self.holding:
@@ -55,14 +93,8 @@ class Proxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
-    def close(self) -> None:
-        """Stop accepting and close every connection."""
-        self._stop.set()
-        self._server.close()
-        for sock in self._sockets:
-            sock.close()
-
-    def __enter__(self) -> Proxy:
+    def __enter__(self) -> TcpProxy:
+        self.up()
         return self
 
     def __exit__(
@@ -71,4 +103,4 @@ class Proxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self.down()

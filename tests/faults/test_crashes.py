@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.faults.harness import FaultStack
-from tests.proxy import Proxy
+from tests.proxy import TcpProxy
 from tests.worker.harness import wait_for
 
 pytestmark = pytest.mark.faults
@@ -28,7 +28,7 @@ def test_worker_killed_before_its_request_reached_the_server_uploads_once(
     """SIGKILL while the upload sits in a network black hole: redelivered, uploaded once."""
     parts = urlsplit(stack.emulator_url)
     assert parts.hostname and parts.port
-    with Proxy(parts.hostname, parts.port) as proxy:
+    with TcpProxy((parts.hostname, parts.port)) as proxy:
         folder = stack.watch_folder("killed-early")
         stack.start_worker(
             concurrency=1,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.faults.harness import FaultStack, hold
 from tests.faults.redis_server import RedisServer
-from tests.scheduler.proxy import TcpProxy
+from tests.proxy import TcpProxy
 from tests.worker.harness import as_text, wait_for
 from worker.messages import UPLOAD_QUEUE
 

@@ -13,8 +13,8 @@ import redis as redis_lib
 from structlog.testing import capture_logs
 
 from config.settings import WatchFolder
+from tests.proxy import TcpProxy
 from tests.scheduler.conftest import FAST, StartWatcher
-from tests.scheduler.proxy import TcpProxy
 from tests.scheduler.uploads import Consumer, counts, wait_for_queue, wait_until
 
 CHUNK = b"\xff" * 4096

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.images import write_image
-from tests.proxy import Proxy
+from tests.proxy import TcpProxy
 from tests.worker.harness import Stack, wait_for
 
 FAST_GATES = {"MEDIAPOST_WORKER__RATE_WINDOW_S": "1", "MEDIAPOST_WORKER__PAUSE_RETRY_S": "0.5"}
@@ -154,7 +154,7 @@ def test_worker_killed_before_its_request_reached_the_server_uploads_the_file_on
 ) -> None:
     """SIGKILL while the request is in a network black hole: redelivered, uploaded once."""
     host, port = emulator_host_port(stack.emulator_url)
-    with Proxy(host, port) as proxy:
+    with TcpProxy((host, port)) as proxy:
         folder = stack.folder("killed-early")
         warm_up, photo = drop_images(folder.path, 2, seed=600)
         worker = stack.start_worker(
