@@ -404,13 +404,9 @@ class FaultStack(Stack):
 
     def redis_texts(self) -> Iterator[tuple[str, str]]:
         """Every key and value in the database, kombu message bodies decoded."""
-        seen_keys: set[str] = set()
-        for key, value in self.redis_values():
-            if key not in seen_keys:
-                seen_keys.add(key)
-                yield key, key
-            yield key, value
-            yield key, decode_message(value)
+        for key, text in self.redis_values():
+            yield key, text
+            yield key, decode_message(text)
 
     def task_kwargs_seen(self) -> list[dict[str, Any]]:
         """The kwargs of every upload message in the queue or unacknowledged right now."""

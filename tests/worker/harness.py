@@ -183,8 +183,10 @@ class Stack:
         return {as_text(k): registry.FileOutcome.decode(as_text(v)) for k, v in raw.items()}
 
     def redis_values(self) -> Iterator[tuple[str, str]]:
-        """Every key with each text it holds (a hash's fields and values alike)."""
+        """Every text in the database as (key, text): the key itself, then each text it holds
+        (a hash's fields and values alike)."""
         for key in map(as_text, self.redis.scan_iter(count=1000)):
+            yield key, key
             kind = self.redis.type(key)
             values: Iterable[object]
             if kind == "string":
