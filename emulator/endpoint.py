@@ -14,6 +14,17 @@ from emulator.state import STATE_KEY
 
 
 async def api_endpoint(request: web.Request) -> web.StreamResponse:
+    """Serve one API call the way the real service would, counting the calls in flight."""
+    counters = request.app[STATE_KEY].counters
+    counters.in_flight += 1
+    counters.peak_in_flight = max(counters.peak_in_flight, counters.in_flight)
+    try:
+        return await _serve(request)
+    finally:
+        counters.in_flight -= 1
+
+
+async def _serve(request: web.Request) -> web.StreamResponse:
     """Serve one API call the way the real service would, faults included."""
     state = request.app[STATE_KEY]
     call: Call | None = None

@@ -28,6 +28,8 @@ class Counters:
     photos_stored: int = 0
     dropped: int = 0
     stalled: int = 0
+    in_flight: int = 0  # API calls between arrival and answer
+    peak_in_flight: int = 0  # what a client's concurrency limit has to keep low
 
     def to_json(self) -> dict[str, Any]:
         """The counters as the inspection endpoint shows them."""
@@ -38,6 +40,8 @@ class Counters:
             "photos_stored": self.photos_stored,
             "dropped": self.dropped,
             "stalled": self.stalled,
+            "in_flight": self.in_flight,
+            "peak_in_flight": self.peak_in_flight,
         }
 
 

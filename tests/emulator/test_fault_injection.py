@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -76,6 +77,16 @@ def test_latency_delays_every_api_call(start_emulator: Start) -> None:
     assert time.perf_counter() - started < 0.3
     emu.admin("faults", {"latency_ms": 0})
     assert emu.admin("faults")["latency_ms"] == 0
+
+
+def test_inspect_counts_the_calls_in_flight_and_their_peak(start_emulator: Start) -> None:
+    """Three slow uploads at once: the peak is 3, and nothing is in flight once they answered."""
+    emu = start_emulator(latency_ms=300)
+    with ThreadPoolExecutor(3) as pool:
+        codes = list(pool.map(lambda _: error_code(upload(emu.url)), range(3)))
+    assert codes == [None, None, None]
+    counters = emu.inspect()["counters"]
+    assert (counters["peak_in_flight"], counters["in_flight"]) == (3, 0)
 
 
 def test_request_limit_window_answers_4_past_n_calls(start_emulator: Start) -> None:
