@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from kombu.transport import redis
 from redis import exceptions as redis_errors
@@ -51,6 +51,7 @@ class Channel(_RedisChannel):  # type: ignore[misc]
     """A Redis channel that can still find its server after its transport was collected."""
 
     QoS = QoS
+    _in_poll: Any  # kombu's: the connection a BRPOP was sent on and not read yet, if any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._saved_params: dict[bool, dict[str, Any]] = {}
@@ -66,6 +67,28 @@ class Channel(_RedisChannel):  # type: ignore[misc]
         if saved is None:
             raise redis_errors.ConnectionError("the broker channel was closed")
         return dict(saved)
+
+    def give_back_pending_pop(self) -> Literal["idle", "empty", "given_back"]:
+        """Read the answer of a BRPOP sent but never read, and put its message back.
+
+        Celery stops its event loop at a warm shutdown with a BRPOP possibly still waiting
+        (up to `brpop_timeout`): Redis hands that BRPOP the next message pushed, and a worker
+        that then exits without closing the channel (worker/shutdown.py) loses it.
+        """
+        connection = self._in_poll
+        if not connection:
+            return "idle"
+        self._in_poll = None
+        try:
+            reply = self.client.parse_response(connection, "BRPOP")
+        except redis_errors.RedisError:
+            return "empty"  # the connection broke before an answer: nothing was taken
+        if not reply:
+            return "empty"  # timed out
+        key, payload = reply
+        with self.conn_or_acquire() as client:
+            client.rpush(key, payload)  # the end BRPOP takes from: delivered next
+        return "given_back"
 
     def close(self) -> None:
         """Close, then drop the pool a late restore may have opened."""
