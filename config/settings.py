@@ -118,6 +118,9 @@ class WorkerSettings(BaseModel):
 
     pool: Literal["threads", "prefork", "solo"] = "threads"
     concurrency: int = Field(default=8, ge=1, le=256)
+    # Threads pool: this many more tasks are hashed and claimed while `concurrency` uploads are
+    # in flight, so an upload slot never waits for the next file's preparation.
+    prepare_ahead: int = Field(default=2, ge=0, le=64)
     visibility_timeout_s: int = Field(default=3600, ge=60)
     task_soft_time_limit_s: int = Field(default=900, ge=10)
     task_time_limit_s: int = Field(default=960, ge=10)
@@ -144,6 +147,12 @@ class WatcherSettings(BaseModel):
     rescan_interval_s: float = Field(default=300.0, gt=0)
     requeue_after_s: float | None = Field(default=None, ge=0)  # None: the visibility timeout
     on_watch_limit: Literal["fail", "poll"] = "fail"
+
+
+def pool_size(worker: WorkerSettings) -> int:
+    """Celery's pool concurrency: upload slots, plus the tasks prepared ahead (threads pool)."""
+    ahead = worker.prepare_ahead if worker.pool == "threads" else 0
+    return worker.concurrency + ahead
 
 
 class Settings(BaseSettings):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from config.settings import ConfigError, Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings, pool_size
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -133,7 +133,7 @@ def worker(pool: str | None, concurrency: int | None, hostname: str | None) -> N
         [
             "worker",
             f"--pool={settings.worker.pool}",
-            f"--concurrency={settings.worker.concurrency}",
+            f"--concurrency={pool_size(settings.worker)}",
             f"--loglevel={settings.log_level}",
             "--without-gossip",
             "--without-mingle",

@@ -15,7 +15,7 @@ from celery.signals import (
     worker_shutting_down,
 )
 
-from config.settings import ConfigError, Settings
+from config.settings import ConfigError, Settings, pool_size
 from worker import runtime
 from worker.messages import RECONCILE_TASK, UPLOAD_QUEUE
 from worker.shutdown import ShutdownGuard
@@ -75,7 +75,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_consumer": "worker.consumer:Consumer",
         "task_send_sent_event": True,
         "worker_pool": settings.worker.pool,
-        "worker_concurrency": settings.worker.concurrency,
+        "worker_concurrency": pool_size(settings.worker),
         "beat_schedule": {
             "reconcile-albums": {"task": RECONCILE_TASK, "schedule": RECONCILE_EVERY_S},
         },
@@ -96,6 +96,7 @@ def create_app(settings: Settings) -> Celery:
     guard = ShutdownGuard(settings.worker.shutdown_grace_s, settle_s=settings.http_timeout_s)
     worker_ready.connect(guard.on_ready, weak=False)
     worker_shutting_down.connect(guard.on_shutting_down, weak=False)
+    worker_shutting_down.connect(_stop_new_uploads, weak=False)
     return app
 
 
@@ -103,6 +104,10 @@ def _reconcile_on_start(sender: Any = None, **_: Any) -> None:
     """Check album counts against the server once when a worker starts."""
     if sender is not None:
         sender.app.send_task(RECONCILE_TASK, queue=UPLOAD_QUEUE)
+
+
+def _stop_new_uploads(**_: Any) -> None:
+    runtime.stop_new_uploads()
 
 
 def _close_runtime(**_: Any) -> None:

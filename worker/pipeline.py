@@ -39,6 +39,7 @@ from worker.disposal import after_upload, set_aside
 from worker.ledger import Claim, Ledger, content_key, deliveries_key
 from worker.messages import UploadRequest
 from worker.registry import FileOutcome, as_text
+from worker.slots import SlotsClosed, UploadSlots
 from worker.validation import FileFacts, Rejected, open_for_upload
 
 log = structlog.get_logger(__name__)
@@ -102,6 +103,7 @@ class UploadPipeline:
         folder_for: Callable[[str], WatchFolder | None],
         credentials: Callable[[], Credentials],
         client_for: Callable[[Credentials], MediaPostClient],
+        upload_slots: UploadSlots,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -111,6 +113,7 @@ class UploadPipeline:
         self.credentials = credentials
         self.client_for = client_for
         self.clock = clock
+        self.upload_slots = upload_slots
 
     def run(self, request: UploadRequest, token: str, retries: int = 0) -> Outcome:
         """Take one delivery of a file to a final outcome, or raise RetryLater."""
@@ -349,13 +352,19 @@ class _Upload:
                 self._create_ahead(slot)
             caption = render_caption(self.folder.caption_template, self.path, self.marker)
             try:
-                result = self.client.upload(
-                    fh,
-                    filename=self.path.name,
-                    content_type=self.facts.content_type,
-                    aid=slot.aid,
-                    caption=caption,
-                )
+                with self.p.upload_slots.slot():
+                    result = self.client.upload(
+                        fh,
+                        filename=self.path.name,
+                        content_type=self.facts.content_type,
+                        aid=slot.aid,
+                        caption=caption,
+                    )
+            except SlotsClosed:
+                # Nothing was sent: give the file back for the next worker to upload.
+                self.p.albums.release(slot)
+                self._release(clear_intent=True)
+                raise RetryLater(0.0, "the worker is stopping") from None
             except AlbumFull as exc:
                 self._count_error(exc)
                 log.info("album.full", series=slot.series, aid=slot.album, file=self.relpath)

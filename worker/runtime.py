@@ -15,7 +15,7 @@ from redis import Redis
 
 from config.credentials import resolve_credentials
 from config.logging import redactor
-from config.settings import Settings, WatchFolder
+from config.settings import Settings, WatchFolder, pool_size
 from mediapost.client import MediaPostClient
 from mediapost.credentials import Credentials
 from worker import registry
@@ -24,6 +24,7 @@ from worker.albums import DEFAULT_ALBUM, AlbumSeries, Slot
 from worker.ledger import Ledger
 from worker.messages import UPLOAD_QUEUE
 from worker.pipeline import UploadPipeline
+from worker.slots import UploadSlots
 
 log = structlog.get_logger(__name__)
 
@@ -46,9 +47,10 @@ class Runtime:
             self.redis, queue=UPLOAD_QUEUE, create_ahead=settings.worker.album_create_ahead
         )
         retry = settings.retry
-        concurrency = settings.worker.concurrency if settings.worker.pool == "threads" else 1
+        threaded = settings.worker.pool == "threads"
+        uploads = settings.worker.concurrency if threaded else 1
         self.http = MediaPostClient.make_http_client(
-            concurrency=concurrency,
+            concurrency=pool_size(settings.worker) if threaded else 1,  # a connection per thread
             timeout=settings.http_timeout_s,
             connect_timeout=settings.connect_timeout_s,
         )
@@ -67,6 +69,7 @@ class Runtime:
         )
         self._clients: dict[str, MediaPostClient] = {}
         self._folders: dict[str, tuple[float, WatchFolder | None]] = {}
+        self.upload_slots = UploadSlots(uploads)
         self.pipeline = UploadPipeline(
             settings,
             self.ledger,
@@ -74,6 +77,7 @@ class Runtime:
             folder_for=self.folder,
             credentials=self.credentials,
             client_for=self.client,
+            upload_slots=self.upload_slots,
         )
 
     def credentials(self) -> Credentials:
@@ -157,6 +161,13 @@ def get() -> Runtime:
             _runtime = Runtime(_settings)
             _pid = os.getpid()
         return _runtime
+
+
+def stop_new_uploads() -> None:
+    """The worker is stopping: tasks still waiting for an upload slot give their file back."""
+    with _lock:
+        if _runtime is not None and _pid == os.getpid():
+            _runtime.upload_slots.close()
 
 
 def shutdown() -> None:

@@ -108,6 +108,12 @@ class ShutdownGuard:
 
         if self.consumer is None:
             return
+        task_consumer = getattr(self.consumer, "task_consumer", None)
+        channel = getattr(task_consumer, "channel", None)
+        # First, so a BRPOP still waiting cannot take one of the messages requeued below.
+        give_back = getattr(channel, "give_back_pending_pop", None)
+        if give_back is not None and (pending := give_back()) != "idle":
+            log.info("worker.pending_pop_read", outcome=pending)
         for request in list(state.active_requests):
             self.consumer.app.send_task(
                 request.name,
@@ -122,7 +128,6 @@ class ShutdownGuard:
                 request.message.ack()
             request.acknowledged = True
             log.info("worker.requeued", task_id=request.id, countdown_s=self.settle_s)
-        task_consumer = getattr(self.consumer, "task_consumer", None)
         if task_consumer is not None:
             # Redis QoS: each tag is moved back only if still unacked (a WATCH transaction).
             task_consumer.channel.qos.restore_unacked_once()

@@ -10,6 +10,7 @@ from tests.commands.invoke import run
 from tests.images import write_image
 from tests.worker.harness import SECRETS, Stack, wait_for
 from worker import account
+from worker.messages import UPLOAD_QUEUE
 from worker.snapshot import Snapshot
 
 
@@ -24,17 +25,18 @@ def status(stack: Stack) -> dict[str, Any]:
 def test_status_json_counts_the_queue_while_uploads_run_and_the_outcomes_after(
     stack: Stack,
 ) -> None:
-    """During a slow run: 2 in flight and 4 waiting; after it: 6 uploaded in one album of 60."""
+    """During a slow run: 4 taken (2 uploading, 2 prepared ahead) and 2 waiting; after it: 6
+    uploaded in one album of 60."""
     folder = stack.folder("holiday")
     files = [write_image(folder.path / f"img{i}.jpg", seed=i) for i in range(6)]
     stack.start_worker(concurrency=2)
     wait_for(stack.queue_empty, 10, "the start-up reconciliation to finish")
     stack.post_admin("faults", {"latency_ms": 2000})
     stack.enqueue(folder, files)
-    wait_for(lambda: stack.redis.hlen("unacked") == 2, 10, "two uploads in flight")
+    wait_for(lambda: stack.redis.llen(UPLOAD_QUEUE) == 2, 10, "four files taken by the worker")
 
     during = status(stack)
-    assert during["queue"] == {"waiting": 4, "in_flight": 2}
+    assert during["queue"] == {"waiting": 2, "in_flight": 4}
     assert during["files"] == {"uploaded": 0, "duplicate": 0, "set_aside": 0}
 
     stack.post_admin("faults", {"latency_ms": 0})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.credentials import resolve_credentials
-from config.settings import ConfigError, load_settings
+from config.settings import ConfigError, WorkerSettings, load_settings, pool_size
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +88,13 @@ after_upload = "move"
     assert folder.id == "Camera-Uploads" and folder.album_series == "Camera-Uploads"
     assert folder.done_dir == folder.path / ".done"
     assert settings.watch_folder("Camera-Uploads") is folder
+
+
+def test_threads_pool_runs_the_upload_slots_plus_the_tasks_prepared_ahead() -> None:
+    """Concurrency counts uploads in flight; only a threads pool adds preparing threads."""
+    assert pool_size(WorkerSettings(concurrency=8)) == 10
+    assert pool_size(WorkerSettings(concurrency=8, prepare_ahead=0)) == 8
+    assert pool_size(WorkerSettings(pool="prefork", concurrency=3)) == 3
 
 
 def test_invalid_values_fail_with_a_message_naming_the_field(

@@ -93,3 +93,26 @@ def test_no_secret_appears_in_logs_redis_or_task_messages(stack: Stack) -> None:
     for secret in SECRETS:
         assert secret not in logs
         assert not [item for item in dump if secret in str(item)]
+
+
+def claimed_contents(stack: Stack) -> int:
+    """Content records some task holds a claim on (hashed, album slot reserved)."""
+    keys = stack.redis.scan_iter(match="mp:content:*")
+    return sum(1 for key in keys if stack.redis.hget(key, "state") == "claimed")
+
+
+def test_tasks_prepared_ahead_wait_for_an_upload_slot(stack: Stack) -> None:
+    """Concurrency 2 + prepare_ahead 2: four files are claimed at once, two are in flight."""
+    folder = stack.folder("ahead")
+    files = [write_image(folder.path / f"a{i}.jpg", seed=1100 + i) for i in range(4)]
+    stack.post_admin("faults", {"rules": [{"action": "stall", "seconds": 3, "count": 2}]})
+    stack.start_worker(concurrency=2, MEDIAPOST_WORKER__PREPARE_AHEAD="2")
+    stack.enqueue(folder, files)
+    wait_for(lambda: claimed_contents(stack) == 4, 30, "four claims while two uploads stall")
+    assert not stack.events("photo.uploaded")  # the two stalled uploads have not answered yet
+    stack.wait_settled(folder, 4)
+
+    assert {o.outcome for o in stack.outcomes(folder).values()} == {"uploaded"}
+    counters = stack.inspect()["counters"]
+    assert counters["peak_in_flight"] == 2
+    assert counters["stalled"] == 2
