@@ -44,6 +44,10 @@ class TcpProxy:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
+        self.reset()
+
+    def reset(self) -> None:
+        """Reset every open connection but keep accepting new ones (a network blip)."""
         with self._lock:
             conns, self._conns = self._conns, []
         for conn in conns:

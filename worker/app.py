@@ -47,11 +47,16 @@ def check_visibility_timeout(settings: Settings) -> None:
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings: JSON only, late acks with requeue, prefetch 1, results ignored."""
     vt = settings.worker.visibility_timeout_s
+    threaded = settings.worker.pool == "threads"
     return {
         "broker_url": settings.redis_url,
         # kombu's Redis transport, guarded against a crash on a lost connection (worker/broker.py)
         "broker_transport": "worker.broker:Transport",
-        "broker_transport_options": {"visibility_timeout": vt},
+        "broker_transport_options": {
+            "visibility_timeout": vt,
+            # Its tasks outlive a lost connection: restoring their messages ran them twice.
+            "keep_delivered_on_connection_loss": threaded,
+        },
         "result_backend_transport_options": {"visibility_timeout": vt},
         "visibility_timeout": vt,
         "broker_connection_retry_on_startup": True,
@@ -64,7 +69,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Prefork kills them (their messages go back); threads cannot, and only warned.
+        "worker_cancel_long_running_tasks_on_connection_loss": not threaded,
         "task_default_queue": UPLOAD_QUEUE,
         "task_soft_time_limit": settings.worker.task_soft_time_limit_s,
         "task_time_limit": settings.worker.task_time_limit_s,

@@ -34,8 +34,30 @@ _RedisQoS: Any = redis.QoS
 _RedisTransport: Any = redis.Transport
 
 
+def worker_stopping() -> bool:
+    """Has this worker begun a warm or cold shutdown? (Celery's flags hold an exit code, 0 too.)"""
+    from celery.worker import state
+
+    flags = (state.should_stop, state.should_terminate)
+    return any(flag is not None and flag is not False for flag in flags)
+
+
 class QoS(_RedisQoS):  # type: ignore[misc]
     """kombu's acknowledgement emulation, with its bookkeeping writes pipelined, not MULTI."""
+
+    def restore_unacked_once(self, stderr: Any = None) -> Any:
+        """Put unacknowledged messages back, unless their tasks still run in this process.
+
+        kombu restores when a channel closes, and Celery closes it on a lost connection too.
+        A prefork worker kills the running tasks then, so their messages must go back; a
+        threads-pool worker cannot stop them (nor the ones waiting for their ETA), they run
+        on and acknowledge later (see Channel below), and a copy restored meanwhile ran a
+        second time under the same claim token: the photo was uploaded twice. Should this
+        process die first, the visibility timeout returns them.
+        """
+        if self.channel.keep_delivered_on_connection_loss and not worker_stopping():
+            return None
+        return super().restore_unacked_once(stderr)
 
     @contextmanager
     def pipe_or_acquire(self, pipe: Any = None, client: Any = None) -> Iterator[Any]:
@@ -51,6 +73,11 @@ class Channel(_RedisChannel):  # type: ignore[misc]
     """A Redis channel that can still find its server after its transport was collected."""
 
     QoS = QoS
+    from_transport_options = (
+        *_RedisChannel.from_transport_options,
+        "keep_delivered_on_connection_loss",
+    )
+    keep_delivered_on_connection_loss = False  # a threads-pool worker sets it (worker/app.py)
     _in_poll: Any  # kombu's: the connection a BRPOP was sent on and not read yet, if any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

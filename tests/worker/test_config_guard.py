@@ -35,3 +35,15 @@ def test_celery_runs_json_only_with_late_acks_prefetch_one_and_no_results() -> N
         == conf["visibility_timeout"]
         == conf["result_backend_transport_options"]["visibility_timeout"]
     )
+
+
+def test_only_a_threads_pool_keeps_its_messages_when_the_broker_connection_drops() -> None:
+    """Threads cannot be stopped, so their messages stay theirs; prefork kills and restores."""
+    settings = load_settings()
+    threads = celery_config(settings)
+    assert threads["broker_transport_options"]["keep_delivered_on_connection_loss"] is True
+    assert threads["worker_cancel_long_running_tasks_on_connection_loss"] is False
+    settings.worker = settings.worker.model_copy(update={"pool": "prefork"})
+    prefork = celery_config(settings)
+    assert prefork["broker_transport_options"]["keep_delivered_on_connection_loss"] is False
+    assert prefork["worker_cancel_long_running_tasks_on_connection_loss"] is True

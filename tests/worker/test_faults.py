@@ -210,3 +210,27 @@ def test_a_connection_dropped_after_the_server_stored_the_photo_is_adopted_not_r
     assert_each_once(stack, files)
     assert stack.events("upload.in_doubt") and stack.events("upload.adopted")
     assert stack.inspect()["counters"]["dropped"] == 1
+
+
+def test_a_broker_connection_reset_mid_upload_does_not_upload_the_file_twice(
+    stack: Stack,
+) -> None:
+    """Connections to Redis reset while uploads run: kombu gives the running tasks' messages
+    back at once, and their second copies must not upload the files again."""
+    parts = urlsplit(stack.redis_url)
+    assert parts.hostname and parts.port
+    with TcpProxy((parts.hostname, parts.port)) as proxy:
+        folder = stack.folder("broker-reset")
+        files = drop_images(folder.path, 4, seed=1300)
+        stack.start_worker(
+            concurrency=2, REDIS_URL=f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}"
+        )
+        stack.enqueue(folder, files[:1])  # creates the album first
+        stack.wait_settled(folder, 1)
+        stack.post_admin("faults", {"latency_ms": 3000})
+        stack.enqueue(folder, files[1:])
+        wait_for(lambda: stack.inspect()["counters"]["in_flight"] == 2, 10, "two uploads")
+        proxy.reset()
+        stack.wait_settled(folder, 4, timeout=60)
+        wait_for(stack.queue_empty, 60, "the queue to drain")
+    assert_each_once(stack, files)
