@@ -122,6 +122,8 @@ class WorkerSettings(BaseModel):
     # in flight, so an upload slot never waits for the next file's preparation.
     prepare_ahead: int = Field(default=2, ge=0, le=64)
     visibility_timeout_s: int = Field(default=3600, ge=60)
+    # How often a worker re-stamps its running tasks' deliveries (None: a quarter of the above).
+    visibility_heartbeat_s: float | None = Field(default=None, gt=0)
     task_soft_time_limit_s: int = Field(default=900, ge=10)
     task_time_limit_s: int = Field(default=960, ge=10)
     max_deliveries: int = Field(default=5, ge=1)

@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from worker import registry
+from worker.broker import UNACKED_INDEX_KEY, UNACKED_KEY
 from worker.messages import UPLOAD_QUEUE, UPLOAD_TASK, UploadRequest
 
 if TYPE_CHECKING:
     from redis import Redis
-
-UNACKED_KEY = "unacked"  # kombu's defaults (`unacked_key`, `unacked_index_key`)
-UNACKED_INDEX_KEY = "unacked_index"
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ from celery.signals import (
     worker_shutdown,
     worker_shutting_down,
 )
+from redis import Redis
 
 from config.settings import ConfigError, Settings, pool_size
 from worker import runtime
 from worker.messages import RECONCILE_TASK, UPLOAD_QUEUE
 from worker.shutdown import ShutdownGuard
 from worker.tasks import MAX_COUNTDOWN_S, register_tasks
+from worker.visibility import VisibilityHeartbeat
 
 RECONCILE_EVERY_S = 300.0
 
@@ -103,6 +105,14 @@ def create_app(settings: Settings) -> Celery:
     worker_ready.connect(guard.on_ready, weak=False)
     worker_shutting_down.connect(guard.on_shutting_down, weak=False)
     worker_shutting_down.connect(_stop_new_uploads, weak=False)
+    # Uploads outlasting the visibility timeout keep their messages (worker/visibility.py).
+    heartbeat = VisibilityHeartbeat(
+        lambda: Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=10),
+        interval_s=settings.worker.visibility_heartbeat_s
+        or settings.worker.visibility_timeout_s / 4,
+    )
+    worker_ready.connect(heartbeat.start, weak=False)
+    worker_shutdown.connect(heartbeat.stop, weak=False)
     return app
 
 

@@ -28,6 +28,9 @@ from typing import Any, Literal
 from kombu.transport import redis
 from redis import exceptions as redis_errors
 
+UNACKED_KEY = "unacked"  # kombu's hash of delivered, unacknowledged messages (`unacked_key`)
+UNACKED_INDEX_KEY = "unacked_index"  # their delivery times, for the visibility timeout
+
 # kombu's classes are untyped: subclass them through Any.
 _RedisChannel: Any = redis.Channel
 _RedisQoS: Any = redis.QoS

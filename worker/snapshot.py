@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from worker.account import Pause, pause_key, rate_key
 from worker.albums import DEFAULT_ALBUM, series_albums_key, series_key
+from worker.broker import UNACKED_KEY
 from worker.ledger import ERROR_FIELD_PREFIX, STATS_KEY
 from worker.messages import UPLOAD_QUEUE
 from worker.registry import PREFIX, as_text
@@ -22,7 +23,6 @@ from worker.registry import PREFIX, as_text
 if TYPE_CHECKING:
     from redis import Redis
 
-UNACKED_KEY = "unacked"  # kombu's hash of messages delivered to a worker and not acknowledged
 OUTCOMES = ("uploaded", "duplicate", "set_aside")
 IN_DOUBT = ("in_doubt", "in_doubt_unresolved", "adopted")
 SCAN_COUNT = 5000
