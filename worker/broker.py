@@ -45,22 +45,36 @@ def worker_stopping() -> bool:
     return any(flag is not None and flag is not False for flag in flags)
 
 
+def tags_of_tasks_here() -> set[str]:
+    """Delivery tags of the tasks this process runs or has queued to its pool, unacknowledged."""
+    from celery.worker import state
+
+    tags = set()
+    for request in (*state.active_requests, *state.reserved_requests):
+        tag = getattr(getattr(request, "message", None), "delivery_tag", None)
+        if tag and not request.acknowledged:
+            tags.add(str(tag))
+    return tags
+
+
 class QoS(_RedisQoS):  # type: ignore[misc]
     """kombu's acknowledgement emulation, with its bookkeeping writes pipelined, not MULTI."""
 
-    def restore_unacked_once(self, stderr: Any = None) -> Any:
-        """Put unacknowledged messages back, unless their tasks still run in this process.
+    def restore_unacked(self, client: Any = None) -> Any:
+        """Put unacknowledged messages back, except those whose tasks still run here.
 
         kombu restores when a channel closes, and Celery closes it on a lost connection too.
-        A prefork worker kills the running tasks then, so their messages must go back; a
-        threads-pool worker cannot stop them (nor the ones waiting for their ETA), they run
-        on and acknowledge later (see Channel below), and a copy restored meanwhile ran a
-        second time under the same claim token: the photo was uploaded twice. Should this
-        process die first, the visibility timeout returns them.
+        A prefork worker kills its running tasks then, so their messages must go back. A
+        threads-pool worker cannot stop them: they run on and acknowledge later (see Channel
+        below), and a copy restored meanwhile ran a second time under the same claim token,
+        uploading the photo twice. Messages held for a countdown do go back: Celery drops its
+        copies of those on a lost connection. A worker that dies first gets the kept ones
+        back through the visibility timeout.
         """
         if self.channel.keep_delivered_on_connection_loss and not worker_stopping():
-            return None
-        return super().restore_unacked_once(stderr)
+            for tag in tags_of_tasks_here() & set(self._delivered):
+                del self._delivered[tag]
+        return super().restore_unacked(client)
 
     @contextmanager
     def pipe_or_acquire(self, pipe: Any = None, client: Any = None) -> Iterator[Any]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from worker.broker import UNACKED_INDEX_KEY
+from worker.broker import UNACKED_INDEX_KEY, tags_of_tasks_here
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -35,19 +35,6 @@ def extend_visibility(redis: Redis, tags: Iterable[str], now: float) -> int:
     return int(changed or 0)
 
 
-def running_delivery_tags() -> list[str]:
-    """Delivery tags of the tasks this worker runs and has not acknowledged (Celery's state)."""
-    from celery.worker import state
-
-    tags = []
-    for request in list(state.active_requests):
-        message = getattr(request, "message", None)
-        tag = getattr(message, "delivery_tag", None)
-        if tag and not request.acknowledged:
-            tags.append(str(tag))
-    return tags
-
-
 class VisibilityHeartbeat:
     """A daemon thread that stamps the running tasks' deliveries every `interval_s`."""
 
@@ -56,7 +43,7 @@ class VisibilityHeartbeat:
         connect: Callable[[], Redis],
         interval_s: float,
         *,
-        tags: Callable[[], list[str]] = running_delivery_tags,
+        tags: Callable[[], Iterable[str]] = tags_of_tasks_here,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.connect = connect

@@ -167,13 +167,17 @@ class Stack:
             self._producer.conf.update(task_serializer="json", accept_content=["json"])
         return self._producer
 
-    def enqueue(self, folder: WatchFolder, paths: Iterable[Path]) -> int:
-        """Queue upload tasks by name, as the watcher does."""
+    def enqueue(
+        self, folder: WatchFolder, paths: Iterable[Path], countdown: float | None = None
+    ) -> int:
+        """Queue upload tasks by name, as the watcher does (or as a retry, with a countdown)."""
         n = 0
         for path in paths:
             st = path.stat()
             request = UploadRequest(folder.id, str(path), st.st_size, st.st_mtime_ns)
-            self.producer().send_task(UPLOAD_TASK, kwargs=request.to_kwargs(), queue=UPLOAD_QUEUE)
+            self.producer().send_task(
+                UPLOAD_TASK, kwargs=request.to_kwargs(), queue=UPLOAD_QUEUE, countdown=countdown
+            )
             n += 1
         return n
 

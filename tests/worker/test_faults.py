@@ -12,6 +12,7 @@ import httpx
 from tests.images import write_image
 from tests.proxy import TcpProxy
 from tests.worker.harness import Stack, wait_for
+from worker.messages import UPLOAD_QUEUE
 
 FAST_GATES = {"MEDIAPOST_WORKER__RATE_WINDOW_S": "1", "MEDIAPOST_WORKER__PAUSE_RETRY_S": "0.5"}
 
@@ -210,6 +211,31 @@ def test_a_connection_dropped_after_the_server_stored_the_photo_is_adopted_not_r
     assert_each_once(stack, files)
     assert stack.events("upload.in_doubt") and stack.events("upload.adopted")
     assert stack.inspect()["counters"]["dropped"] == 1
+
+
+def test_a_message_held_for_its_countdown_goes_back_when_the_broker_connection_resets(
+    stack: Stack,
+) -> None:
+    """Celery drops what it holds for a countdown on a lost connection: kombu must restore it
+    (only running tasks keep their messages), or the file waits for the visibility timeout."""
+    parts = urlsplit(stack.redis_url)
+    assert parts.hostname and parts.port
+    with TcpProxy((parts.hostname, parts.port)) as proxy:
+        folder = stack.folder("held")
+        (photo,) = drop_images(folder.path, 1, seed=1400)
+        stack.start_worker(
+            concurrency=1, REDIS_URL=f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}"
+        )
+        stack.enqueue(folder, [photo], countdown=3)
+        wait_for(
+            lambda: stack.redis.llen(UPLOAD_QUEUE) == 0 and stack.redis.hlen("unacked") == 1,
+            10,
+            "the worker to hold the message for its countdown",
+        )
+        proxy.reset()
+        stack.wait_settled(folder, 1, timeout=30)
+        wait_for(stack.queue_empty, 30, "the queue to drain")
+    assert_each_once(stack, [photo])
 
 
 def test_a_broker_connection_reset_mid_upload_does_not_upload_the_file_twice(
