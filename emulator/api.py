@@ -99,7 +99,7 @@ def _run(
     app = _application(state, call, params)
     if state.faults.over_limit(app.api_key, now):
         raise ApiError(REQUEST_LIMIT)
-    filename = call.upload.filename if call.upload else None
+    filename = call.filename
     injected = state.faults.pick(("error",), method_name, filename)
     if injected is not None:
         raise ApiError(

@@ -36,6 +36,8 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         # The service's processing time: after the body arrived, before the answer.
         if state.faults.latency_ms > 0:
             await asyncio.sleep(state.faults.latency_ms / 1000)
+        if call is not None and (slow := state.faults.pick(("delay",), call.method, call.filename)):
+            await asyncio.sleep(slow.seconds)
         if call is not None:
             state.counters.bytes_received += call.received_bytes
             outcome = process(state, call, f"{request.scheme}://{request.host}")

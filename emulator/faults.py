@@ -7,6 +7,8 @@ which calls fail. Kinds of fault:
 - an `error` rule answers an API error code instead of running the method;
 - a `drop` rule runs the method (the photo is stored), then closes the connection unanswered;
 - a `stall` rule runs the method, then waits `seconds` before answering;
+- a `delay` rule waits `seconds` before running the method (a server slow to store an upload,
+  while other calls answer at once, unlike the global `latency_ms`);
 - the request-limit window answers code 4 past `max_calls` per `window_s` per application, and
   `block` answers code 4 to every call for a while.
 """
@@ -20,9 +22,9 @@ from typing import Any, Literal, cast
 
 UPLOAD_METHOD = "up.photos.upload"
 ALL_METHODS = "*"
-ACTIONS = ("error", "drop", "stall")
+ACTIONS = ("error", "drop", "stall", "delay")
 
-Action = Literal["error", "drop", "stall"]
+Action = Literal["error", "drop", "stall", "delay"]
 
 
 class FaultSpecError(ValueError):

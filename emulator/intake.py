@@ -67,6 +67,16 @@ class Call:
     multipart: bool = False
     received_bytes: int = 0
 
+    @property
+    def method(self) -> str:
+        """The `method` parameter (its first value), or ''."""
+        return next((value for name, value in self.params if name == "method"), "")
+
+    @property
+    def filename(self) -> str | None:
+        """The uploaded file's name, if the call carries one."""
+        return self.upload.filename if self.upload else None
+
 
 class IntakeError(Exception):
     """The request could not be read as an API call; carries what was parsed, for the echo."""

@@ -12,6 +12,7 @@ import pytest
 from emulator.faults import FaultRule, RateLimit
 from emulator.server import RunningEmulator
 from tests.emulator.handmade import DEMO_UID, call, error_code, upload, xml
+from tests.worker.harness import wait_for
 
 Start = Callable[..., RunningEmulator]
 
@@ -77,6 +78,20 @@ def test_latency_delays_every_api_call(start_emulator: Start) -> None:
     assert time.perf_counter() - started < 0.3
     emu.admin("faults", {"latency_ms": 0})
     assert emu.admin("faults")["latency_ms"] == 0
+
+
+def test_a_delay_rule_holds_an_upload_before_storing_it_and_leaves_other_calls_alone(
+    emu: RunningEmulator,
+) -> None:
+    """While a delayed upload waits, nothing is stored yet and an album listing answers."""
+    emu.admin("faults", {"rules": [{"action": "delay", "seconds": 3, "count": 1}]})
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(lambda: error_code(upload(emu.url)))
+        wait_for(lambda: emu.inspect()["counters"]["in_flight"] == 1, 10, "the upload to arrive")
+        assert error_code(call(emu.url, "up.photos.getAlbums", uid=DEMO_UID)) is None
+        assert emu.inspect()["photos"] == []
+        assert pending.result(30) is None
+    assert len(emu.inspect()["photos"]) == 1
 
 
 def test_inspect_counts_the_calls_in_flight_and_their_peak(start_emulator: Start) -> None:

@@ -213,6 +213,27 @@ def test_a_connection_dropped_after_the_server_stored_the_photo_is_adopted_not_r
     assert stack.inspect()["counters"]["dropped"] == 1
 
 
+def test_an_upload_the_server_stores_after_the_client_gave_up_is_adopted_after_the_grace(
+    stack: Stack,
+) -> None:
+    """Server slow to store (2.5 s), client timeout 1 s: the upload is in doubt; the in-doubt
+    grace (4 s) outlasts the server's delay, so the album listing finds it: no second copy."""
+    folder = stack.folder("slow-store")
+    warm_up, photo = drop_images(folder.path, 2, seed=1500)
+    stack.start_worker(
+        concurrency=1,
+        MEDIAPOST_HTTP_TIMEOUT_S="1",
+        MEDIAPOST_WORKER__IN_DOUBT_GRACE_S="4",
+    )
+    stack.enqueue(folder, [warm_up])  # creates the album with a fast answer
+    stack.wait_settled(folder, 1)
+    stack.post_admin("faults", {"rules": [{"action": "delay", "seconds": 2.5, "count": 1}]})
+    stack.enqueue(folder, [photo])
+    stack.wait_settled(folder, 2, timeout=60)
+    assert_each_once(stack, [warm_up, photo])
+    assert stack.events("upload.in_doubt") and stack.events("upload.adopted")
+
+
 def test_a_message_held_for_its_countdown_goes_back_when_the_broker_connection_resets(
     stack: Stack,
 ) -> None:
