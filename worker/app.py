@@ -37,6 +37,13 @@ def longest_wait_s(settings: Settings) -> float:
 
 def check_visibility_timeout(settings: Settings) -> None:
     """Refuse a visibility timeout that would let Redis redeliver a task still in progress."""
+    heartbeat = settings.worker.visibility_heartbeat_s
+    if heartbeat is not None and heartbeat > settings.worker.visibility_timeout_s / 2:
+        raise ConfigError(
+            f"worker.visibility_heartbeat_s (env MEDIAPOST_WORKER__VISIBILITY_HEARTBEAT_S) is "
+            f"{heartbeat:g}s but must be at most half the visibility timeout "
+            f"({settings.worker.visibility_timeout_s}s), or long uploads lose their messages"
+        )
     needed = longest_wait_s(settings) * 1.2
     if settings.worker.visibility_timeout_s < needed:
         raise ConfigError(

@@ -47,3 +47,11 @@ def test_only_a_threads_pool_keeps_its_messages_when_the_broker_connection_drops
     prefork = celery_config(settings)
     assert prefork["broker_transport_options"]["keep_delivered_on_connection_loss"] is False
     assert prefork["worker_cancel_long_running_tasks_on_connection_loss"] is True
+
+
+def test_a_visibility_heartbeat_too_slow_to_keep_messages_is_refused() -> None:
+    """Beats further apart than half the timeout would let a long upload's message go."""
+    settings = load_settings()
+    settings.worker = settings.worker.model_copy(update={"visibility_heartbeat_s": 2000.0})
+    with pytest.raises(ConfigError, match="MEDIAPOST_WORKER__VISIBILITY_HEARTBEAT_S"):
+        check_visibility_timeout(settings)
