@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -72,6 +74,39 @@ def test_redis_unreachable_for_ten_seconds_during_a_burst_loses_nothing(
         stack.wait_drained(bound_s=90)
         stack.check_invariants()
         assert all(w.proc.poll() is None for w in stack.workers), "workers survived the outage"
+    finally:
+        proxy.down()
+
+
+def at_least(count: Callable[[], int], n: int) -> bool:
+    """Whether `count()` has reached n (a poll for wait_for)."""
+    return count() >= n
+
+
+@pytest.mark.scenario("broker connections reset 3x mid-burst")
+def test_broker_connections_reset_during_uploads_upload_nothing_twice(
+    private_stack: FaultStack, private_redis: RedisServer
+) -> None:
+    """Every Redis connection reset three times while uploads run (Redis itself up): kombu must
+    not hand the running tasks' messages to a second copy, nor lose the ones held for later."""
+    proxy = TcpProxy(("127.0.0.1", private_redis.port))
+    proxy.up()
+    stack = private_stack
+    via_proxy = {"REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
+    try:
+        folder = stack.watch_folder("redis-resets")
+        stack.post_admin("faults", {"latency_ms": 300})
+        stack.start_worker(concurrency=4, environ=via_proxy)
+        stack.start_worker(concurrency=4, environ=via_proxy)
+        stack.start_watcher(folder, rescan_s=5, **via_proxy)
+        stack.drop_images(folder, 60, seed=3700)
+        for settled in (10, 25, 40):
+            wait_for(partial(at_least, stack.settled, settled), 60, f"{settled} uploads")
+            proxy.reset()
+        stack.fault_over()
+        stack.wait_drained(bound_s=60)
+        stack.check_invariants()
+        assert all(w.proc.poll() is None for w in stack.workers), "workers survived the resets"
     finally:
         proxy.down()
 
