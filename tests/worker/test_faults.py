@@ -247,7 +247,11 @@ def test_a_message_held_for_its_countdown_goes_back_when_the_broker_connection_r
         stack.start_worker(
             concurrency=1, REDIS_URL=f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}"
         )
+        wait_for(lambda: bool(stack.events("albums.reconciled")), 10, "the start-up task")
+        wait_for(stack.queue_empty, 10, "the start-up task to be acknowledged")
         stack.enqueue(folder, [photo], countdown=3)
+        # Recorded as unacknowledged, so no longer in a BRPOP answer a reset could lose
+        # (kombu's at-most-once window between Redis popping a message and the worker reading it).
         wait_for(
             lambda: stack.redis.llen(UPLOAD_QUEUE) == 0 and stack.redis.hlen("unacked") == 1,
             10,
@@ -275,8 +279,14 @@ def test_a_broker_connection_reset_mid_upload_does_not_upload_the_file_twice(
         stack.enqueue(folder, files[:1])  # creates the album first
         stack.wait_settled(folder, 1)
         stack.post_admin("faults", {"latency_ms": 3000})
+        wait_for(stack.queue_empty, 10, "the first upload to be acknowledged")
         stack.enqueue(folder, files[1:])
         wait_for(lambda: stack.inspect()["counters"]["in_flight"] == 2, 10, "two uploads")
+        wait_for(  # all three recorded as unacknowledged: none in a BRPOP answer a reset loses
+            lambda: stack.redis.llen(UPLOAD_QUEUE) == 0 and stack.redis.hlen("unacked") == 3,
+            10,
+            "the third file taken too",
+        )
         proxy.reset()
         stack.wait_settled(folder, 4, timeout=60)
         wait_for(stack.queue_empty, 60, "the queue to drain")
