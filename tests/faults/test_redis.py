@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 
+from config.settings import WatchFolder
 from tests.faults.harness import FaultStack, hold
 from tests.faults.redis_server import RedisServer
 from tests.proxy import TcpProxy
@@ -53,16 +54,9 @@ def test_redis_unreachable_for_ten_seconds_during_a_burst_loses_nothing(
     private_stack: FaultStack, private_redis: RedisServer
 ) -> None:
     """A black-holed Redis (proxy down) for 10 s: events are kept, tasks resume, all go up once."""
-    proxy = TcpProxy(("127.0.0.1", private_redis.port))
-    proxy.up()
     stack = private_stack
-    via_proxy = {"REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
-    try:
-        folder = stack.watch_folder("redis-down")
-        stack.post_admin("faults", {"latency_ms": 100})
-        stack.start_worker(concurrency=4, environ=via_proxy)
-        stack.start_worker(concurrency=4, environ=via_proxy)
-        stack.start_watcher(folder, rescan_s=5, **via_proxy)
+    with TcpProxy(("127.0.0.1", private_redis.port)) as proxy:
+        folder = start_through(stack, proxy, "redis-down", latency_ms=100)
         stack.drop_images(folder, 60, seed=3300, prefix="a")
         wait_for(lambda: stack.settled() >= 15, 60, "the burst to be under way")
         proxy.down()
@@ -74,8 +68,17 @@ def test_redis_unreachable_for_ten_seconds_during_a_burst_loses_nothing(
         stack.wait_drained(bound_s=90)
         stack.check_invariants()
         assert all(w.proc.poll() is None for w in stack.workers), "workers survived the outage"
-    finally:
-        proxy.down()
+
+
+def start_through(stack: FaultStack, proxy: TcpProxy, name: str, latency_ms: float) -> WatchFolder:
+    """Two workers (4 threads) and the watcher, all reaching Redis through the proxy."""
+    via_proxy = {"REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
+    folder = stack.watch_folder(name)
+    stack.post_admin("faults", {"latency_ms": latency_ms})
+    stack.start_worker(concurrency=4, environ=via_proxy)
+    stack.start_worker(concurrency=4, environ=via_proxy)
+    stack.start_watcher(folder, rescan_s=5, **via_proxy)
+    return folder
 
 
 def at_least(count: Callable[[], int], n: int) -> bool:
@@ -89,16 +92,9 @@ def test_broker_connections_reset_during_uploads_upload_nothing_twice(
 ) -> None:
     """Every Redis connection reset three times while uploads run (Redis itself up): kombu must
     not hand the running tasks' messages to a second copy, nor lose the ones held for later."""
-    proxy = TcpProxy(("127.0.0.1", private_redis.port))
-    proxy.up()
     stack = private_stack
-    via_proxy = {"REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
-    try:
-        folder = stack.watch_folder("redis-resets")
-        stack.post_admin("faults", {"latency_ms": 300})
-        stack.start_worker(concurrency=4, environ=via_proxy)
-        stack.start_worker(concurrency=4, environ=via_proxy)
-        stack.start_watcher(folder, rescan_s=5, **via_proxy)
+    with TcpProxy(("127.0.0.1", private_redis.port)) as proxy:
+        folder = start_through(stack, proxy, "redis-resets", latency_ms=300)
         stack.drop_images(folder, 60, seed=3700)
         for settled in (10, 25, 40):
             wait_for(partial(at_least, stack.settled, settled), 60, f"{settled} uploads")
@@ -107,8 +103,6 @@ def test_broker_connections_reset_during_uploads_upload_nothing_twice(
         stack.wait_drained(bound_s=60)
         stack.check_invariants()
         assert all(w.proc.poll() is None for w in stack.workers), "workers survived the resets"
-    finally:
-        proxy.down()
 
 
 @pytest.mark.scenario("messages and acks lost in Redis")

@@ -143,19 +143,29 @@ def test_an_album_filled_behind_our_back_rolls_over_on_321_and_loses_nothing(
     assert stack.events("album.full")
 
 
-def emulator_host_port(url: str) -> tuple[str, int]:
-    """Host and port of the emulator's URL."""
+def host_port(url: str) -> tuple[str, int]:
+    """Host and port of a service's URL (the emulator's, Redis's)."""
     parts = urlsplit(url)
     assert parts.hostname and parts.port
     return parts.hostname, parts.port
+
+
+def via_proxy(redis_url: str, proxy: TcpProxy) -> str:
+    """The same Redis database, reached through the proxy."""
+    return f"redis://127.0.0.1:{proxy.port}{urlsplit(redis_url).path or '/0'}"
+
+
+def all_taken_and_recorded(stack: Stack, count: int) -> bool:
+    """The queue is empty and `count` messages are recorded as unacknowledged, so none sits in
+    a BRPOP answer a connection reset would lose (kombu's at-most-once window)."""
+    return stack.redis.llen(UPLOAD_QUEUE) == 0 and stack.redis.hlen("unacked") == count
 
 
 def test_worker_killed_before_its_request_reached_the_server_uploads_the_file_once(
     stack: Stack,
 ) -> None:
     """SIGKILL while the request is in a network black hole: redelivered, uploaded once."""
-    host, port = emulator_host_port(stack.emulator_url)
-    with TcpProxy((host, port)) as proxy:
+    with TcpProxy(host_port(stack.emulator_url)) as proxy:
         folder = stack.folder("killed-early")
         warm_up, photo = drop_images(folder.path, 2, seed=600)
         worker = stack.start_worker(
@@ -239,24 +249,14 @@ def test_a_message_held_for_its_countdown_goes_back_when_the_broker_connection_r
 ) -> None:
     """Celery drops what it holds for a countdown on a lost connection: kombu must restore it
     (only running tasks keep their messages), or the file waits for the visibility timeout."""
-    parts = urlsplit(stack.redis_url)
-    assert parts.hostname and parts.port
-    with TcpProxy((parts.hostname, parts.port)) as proxy:
+    with TcpProxy(host_port(stack.redis_url)) as proxy:
         folder = stack.folder("held")
         (photo,) = drop_images(folder.path, 1, seed=1400)
-        stack.start_worker(
-            concurrency=1, REDIS_URL=f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}"
-        )
+        stack.start_worker(concurrency=1, REDIS_URL=via_proxy(stack.redis_url, proxy))
         wait_for(lambda: bool(stack.events("albums.reconciled")), 10, "the start-up task")
         wait_for(stack.queue_empty, 10, "the start-up task to be acknowledged")
         stack.enqueue(folder, [photo], countdown=3)
-        # Recorded as unacknowledged, so no longer in a BRPOP answer a reset could lose
-        # (kombu's at-most-once window between Redis popping a message and the worker reading it).
-        wait_for(
-            lambda: stack.redis.llen(UPLOAD_QUEUE) == 0 and stack.redis.hlen("unacked") == 1,
-            10,
-            "the worker to hold the message for its countdown",
-        )
+        wait_for(lambda: all_taken_and_recorded(stack, 1), 10, "the message held for later")
         proxy.reset()
         stack.wait_settled(folder, 1, timeout=30)
         wait_for(stack.queue_empty, 30, "the queue to drain")
@@ -268,25 +268,17 @@ def test_a_broker_connection_reset_mid_upload_does_not_upload_the_file_twice(
 ) -> None:
     """Connections to Redis reset while uploads run: kombu gives the running tasks' messages
     back at once, and their second copies must not upload the files again."""
-    parts = urlsplit(stack.redis_url)
-    assert parts.hostname and parts.port
-    with TcpProxy((parts.hostname, parts.port)) as proxy:
+    with TcpProxy(host_port(stack.redis_url)) as proxy:
         folder = stack.folder("broker-reset")
         files = drop_images(folder.path, 4, seed=1300)
-        stack.start_worker(
-            concurrency=2, REDIS_URL=f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}"
-        )
+        stack.start_worker(concurrency=2, REDIS_URL=via_proxy(stack.redis_url, proxy))
         stack.enqueue(folder, files[:1])  # creates the album first
         stack.wait_settled(folder, 1)
         stack.post_admin("faults", {"latency_ms": 3000})
         wait_for(stack.queue_empty, 10, "the first upload to be acknowledged")
         stack.enqueue(folder, files[1:])
         wait_for(lambda: stack.inspect()["counters"]["in_flight"] == 2, 10, "two uploads")
-        wait_for(  # all three recorded as unacknowledged: none in a BRPOP answer a reset loses
-            lambda: stack.redis.llen(UPLOAD_QUEUE) == 0 and stack.redis.hlen("unacked") == 3,
-            10,
-            "the third file taken too",
-        )
+        wait_for(lambda: all_taken_and_recorded(stack, 3), 10, "the third file taken too")
         proxy.reset()
         stack.wait_settled(folder, 4, timeout=60)
         wait_for(stack.queue_empty, 60, "the queue to drain")
