@@ -101,7 +101,10 @@ def test_broker_connections_reset_during_uploads_upload_nothing_twice(
             proxy.reset()
         stack.fault_over()
         stack.wait_drained(bound_s=60)
-        stack.check_invariants()
+        # A ledger reply lost in a reset makes its task retry; the retry's message can make the
+        # queue look longer than the album's free slots, and the next album is then created
+        # ahead and may stay empty (README, known limits). Photos: each once, none lost.
+        stack.check_invariants(extra_albums=1)
         assert all(w.proc.poll() is None for w in stack.workers), "workers survived the resets"
 
 
